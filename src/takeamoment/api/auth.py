@@ -1,0 +1,77 @@
+"""Bearer-token authentication and role guards.
+
+The principal is resolved once per connection and cached on its state; anonymous callers get
+``None``. A request without an ``Authorization`` header may instead be authenticated by the host
+console's session cookie (``web/session.py``; such requests must also pass the CSRF check of
+``web/csrf.py``). Guards answer 401 when no valid token came and 403 when the role is wrong.
+"""
+
+from __future__ import annotations
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from takeamoment.db.engine import Database
+from takeamoment.services.auth import Principal, authenticate
+from takeamoment.web.session import has_session_cookie, session_principal
+
+_CACHE_KEY = "takeamoment_principal"
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="takeamoment"'}
+
+
+def bearer_token(connection: ASGIConnection) -> str | None:  # type: ignore[type-arg]
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def principal_of(connection: ASGIConnection) -> Principal | None:  # type: ignore[type-arg]
+    """Who is calling, or None for an anonymous viewer (or an unknown token or session).
+
+    A bearer token always wins: a request that carries one never falls back to the cookie.
+    """
+    state = connection.state
+    if _CACHE_KEY not in state:
+        token = bearer_token(connection)
+        db: Database = connection.app.state.db
+        state[_CACHE_KEY] = (
+            await authenticate(db, token) if token else await session_principal(connection)
+        )
+    principal: Principal | None = state[_CACHE_KEY]
+    return principal
+
+
+async def provide_principal(request: Request) -> Principal | None:  # type: ignore[type-arg]
+    return await principal_of(request)
+
+
+async def _require(connection: ASGIConnection) -> Principal:  # type: ignore[type-arg]
+    principal = await principal_of(connection)
+    if principal is None:
+        if bearer_token(connection):
+            detail = "a valid bearer token is required"
+        elif has_session_cookie(connection):
+            detail = "your host session has ended: sign in again at /host/login"
+        else:
+            detail = "missing Authorization: Bearer <token> header"
+        raise NotAuthorizedException(detail=detail, headers=_CHALLENGE)
+    return principal
+
+
+async def authenticated(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    """Any known token: a host, a creator or a therapist."""
+    await _require(connection)
+
+
+async def host_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    """Only hosts run the schedule."""
+    if not (await _require(connection)).is_host:
+        raise PermissionDeniedException(detail="this needs a host token")
+
+
+async def provide_required_principal(request: Request) -> Principal:  # type: ignore[type-arg]
+    return await _require(request)

@@ -1,0 +1,73 @@
+"""Events, their channels, slots, schedule and change log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, get, patch, post
+from litestar.params import JSONBody, QueryParameter
+
+from takeamoment.api.auth import host_only
+from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
+from takeamoment.services import changes, events, schedule, slots
+from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate, SlotCreate
+from takeamoment.services.views import ChannelPublic, EventPublic, SchedulePublic, SlotPublic
+
+
+class EventController(Controller):
+    path = "/api/events"
+    tags = ["events"]
+
+    @post(guards=[host_only], summary="Create a draft event")
+    async def create(
+        self, db: Db, settings: AppSettings, data: JSONBody[EventCreate]
+    ) -> EventPublic:
+        return await events.create_event(db, data, settings.public_url)
+
+    @get(summary="Published events (hosts also see drafts)")
+    async def list_events(
+        self, db: Db, settings: AppSettings, principal: MaybePrincipal
+    ) -> list[EventPublic]:
+        return await events.list_events(db, principal, settings.public_url)
+
+    @get("/{slug:str}", summary="One event")
+    async def get_event(
+        self, db: Db, settings: AppSettings, principal: MaybePrincipal, slug: PathKey
+    ) -> EventPublic:
+        return await events.get_event_view(db, slug, principal, settings.public_url)
+
+    @patch("/{slug:str}", guards=[host_only], summary="Change an event")
+    async def update(
+        self, db: Db, settings: AppSettings, slug: PathKey, data: JSONBody[EventUpdate]
+    ) -> EventPublic:
+        return await events.update_event(db, slug, data, settings.public_url)
+
+    @post("/{slug:str}/publish", guards=[host_only], status_code=200, summary="Publish an event")
+    async def publish(self, db: Db, settings: AppSettings, slug: PathKey) -> EventPublic:
+        return await events.publish_event(db, slug, settings.public_url)
+
+    @post("/{slug:str}/channels", guards=[host_only], summary="Add a channel (a LIVE stream)")
+    async def add_channel(
+        self, db: Db, slug: PathKey, data: JSONBody[ChannelCreate]
+    ) -> ChannelPublic:
+        return await events.create_channel(db, slug, data)
+
+    @post("/{slug:str}/slots", guards=[host_only], summary="Add a slot to a channel")
+    async def add_slot(self, db: Db, slug: PathKey, data: JSONBody[SlotCreate]) -> SlotPublic:
+        return await slots.create_slot(db, slug, data)
+
+    @get("/{slug:str}/schedule", summary="The schedule, sorted by start")
+    async def get_schedule(
+        self, db: Db, settings: AppSettings, principal: MaybePrincipal, slug: PathKey
+    ) -> SchedulePublic:
+        return await schedule.get_schedule(db, slug, principal, settings.public_url)
+
+    @get("/{slug:str}/changes", summary="Changes after seq `since`, oldest first")
+    async def get_changes(
+        self,
+        db: Db,
+        principal: MaybePrincipal,
+        slug: PathKey,
+        since: Annotated[int, QueryParameter(ge=0, le=changes.MAX_SEQ)] = 0,
+    ) -> list[dict[str, Any]]:
+        return await changes.list_changes(db, slug, since, principal)

@@ -1,0 +1,48 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from litestar import Controller, Response, get
+from litestar.datastructures import State
+from redis.asyncio import Redis
+
+from takeamoment.api.deps import Db
+
+logger = logging.getLogger(__name__)
+
+
+class HealthController(Controller):
+    tags = ["health"]
+    include_in_schema = True
+
+    @get("/healthz", summary="200 while the process serves")
+    async def healthz(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", summary="200 only when the database (and Redis, where set) answer")
+    async def readyz(self, db: Db, state: State) -> Response[dict[str, str]]:
+        report = {
+            "database": "ok",
+            "scheduler": "running" if state.leadership.is_leader else "standby",
+        }
+        try:
+            await db.ping()
+        except Exception as error:  # any failure to reach the store means "not ready"
+            logger.warning("readiness check failed: database: %s", error)
+            report["database"] = "down"
+        redis: Redis | None = state.redis
+        if redis is not None:
+            try:
+                await asyncio.wait_for(redis.ping(), timeout=2)
+                report["redis"] = "ok"
+            except Exception as error:
+                logger.warning("readiness check failed: redis: %s", error)
+                report["redis"] = "down"
+        ready = "down" not in report.values()
+        return Response(
+            {"status": "ok" if ready else "unavailable", **report},
+            status_code=200 if ready else 503,
+        )

@@ -1,0 +1,25 @@
+"""The host's pre-flight view of an event."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.datastructures import State
+
+from takeamoment.api.auth import host_only
+from takeamoment.api.deps import Db, PathKey
+from takeamoment.realtime.presence import Presence
+from takeamoment.services.readiness import SlotReadiness, event_readiness
+
+
+class ReadinessController(Controller):
+    path = "/api/events"
+    tags = ["events"]
+    guards = [host_only]
+
+    @get(
+        "/{slug:str}/readiness",
+        summary="Upcoming slots: who confirmed, was reminded, is connected",
+    )
+    async def readiness(self, db: Db, state: State, slug: PathKey) -> list[SlotReadiness]:
+        presence: Presence = state.presence
+        return await event_readiness(db, slug, presence.connected)

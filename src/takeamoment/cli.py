@@ -1,0 +1,145 @@
+"""The ``takeamoment`` command: serve, migrate, seed the demo, issue tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+import uvicorn
+
+from takeamoment.db.engine import Database
+from takeamoment.db.migrate import upgrade_to_head
+from takeamoment.realtime.stream import MAX_INCOMING_BYTES
+from takeamoment.services.auth import issue_host_token
+from takeamoment.settings import Settings, get_settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _migrate(settings: Settings) -> None:
+    upgrade_to_head(settings.database_url)
+
+
+async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    db = Database(settings.database_url)
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    settings = _settings()
+    if workers > 1 and not settings.redis_url:
+        raise click.ClickException(
+            "--workers above 1 needs TAKEAMOMENT_REDIS_URL: without Redis, live updates would "
+            "reach only the viewers of the process that made the change"
+        )
+    _migrate(settings)
+    settings.resolved_secret_key()  # create it before workers race to do so
+    # Fan-out to thousands of viewers makes many short-lived objects; with the default
+    # thresholds the collector ran ~250 times over 20 changes to 5,000 viewers (bench/fanout.py).
+    gc.set_threshold(50_000, 50, 100)
+    uvicorn.run(
+        "takeamoment.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws="websockets-sansio",
+        # Deflate costs up to ~300 KiB per connection; our messages are small.
+        ws_per_message_deflate=False,
+        ws_max_size=MAX_INCOMING_BYTES,
+        log_level=settings.log_level,
+    )
+
+
+@click.group()
+def main() -> None:
+    """Run live-streamed events: schedules, bookings, live status and calendar feeds."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+def serve(host: str, port: int, workers: int) -> None:
+    """Migrate the database to head, then serve the app."""
+    _serve(host, port, workers)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Alembic upgrade to head."""
+    settings = _settings()
+    _migrate(settings)
+    click.echo("database is at head")
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens."""
+
+
+@token.command("issue")
+@click.option("--role", type=click.Choice(["host"]), required=True)
+@click.option("--name", required=True)
+def token_issue(role: str, name: str) -> None:
+    """Create a host and print its bearer token alone on the last line."""
+    settings = _settings()
+    _migrate(settings)
+    issued = asyncio.run(_with_db(settings, lambda db: issue_host_token(db, name)))
+    click.echo(f"issued a {role} token for {name!r}; it is shown only once:", err=True)
+    click.echo(str(issued))
+
+
+@main.command()
+@click.option("--serve", "then_serve", is_flag=True, help="Serve the app after seeding.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(then_serve: bool, host: str, port: int) -> None:
+    """Seed the "Take A Moment" demo event (idempotent) and print a host token and URLs."""
+    from takeamoment.demo import seed_demo
+
+    settings = _settings()
+    _migrate(settings)
+    result = asyncio.run(_with_db(settings, lambda db: seed_demo(db, settings)))
+    click.echo(str(result))
+    sys.stdout.flush()
+    if then_serve:
+        _serve(host, port, 1)
+
+
+@main.command()
+@click.argument("slug")
+@click.option("--url", help="The server's base URL.  [default: TAKEAMOMENT_PUBLIC_URL]")
+@click.option("--once", is_flag=True, help="Print the board after the snapshot and exit.")
+@click.option("--max-updates", type=click.IntRange(min=1), help="Exit after N changes.")
+def watch(slug: str, url: str | None, once: bool, max_updates: int | None) -> None:
+    """Show a live board of an event in the terminal, fed by its WebSocket."""
+    from takeamoment.watch import WatchError, run_watch
+
+    try:
+        run_watch(url or _settings().public_url, slug, once=once, max_updates=max_updates)
+    except WatchError as error:
+        raise click.ClickException(str(error)) from error
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

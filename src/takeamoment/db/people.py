@@ -1,0 +1,57 @@
+"""The people aggregate: hosts, creators and therapists, their tokens and availability."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel
+
+from takeamoment.db.types import UTCDateTime, new_id, utcnow
+
+
+class Host(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Person(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    handle: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)
+    email: str | None = Field(default=None, max_length=320)
+    timezone: str | None = Field(default=None, max_length=64)
+    license_number: str | None = Field(default=None, max_length=100)
+    license_issuer: str | None = Field(default=None, max_length=200)
+    license_jurisdiction: str | None = Field(default=None, max_length=100)
+    license_expires_on: date | None = None
+    license_verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    feed_token_hash: str = Field(unique=True, max_length=64)
+    # The seq of the person's latest notification; bumping it also serialises their inbox.
+    last_notification_seq: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token, kept only as its SHA-256; it names a host or a person."""
+
+    __tablename__ = "api_token"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    token_hash: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)
+    host_id: str | None = Field(default=None, foreign_key="host.id", index=True, max_length=32)
+    person_id: str | None = Field(default=None, foreign_key="person.id", index=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AvailabilityWindow(SQLModel, table=True):
+    __tablename__ = "availability_window"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    person_id: str = Field(foreign_key="person.id", index=True, max_length=32)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,26 @@
+"""Every table, imported in one place so the metadata is complete (for Alembic and tests)."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+from takeamoment.db.events import Change, Channel, Event
+from takeamoment.db.notifications import Notification
+from takeamoment.db.people import ApiToken, AvailabilityWindow, Host, Person
+from takeamoment.db.slots import Booking, Slot
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiToken",
+    "AvailabilityWindow",
+    "Booking",
+    "Change",
+    "Channel",
+    "Event",
+    "Host",
+    "Notification",
+    "Person",
+    "Slot",
+    "metadata",
+]

@@ -1,0 +1,75 @@
+"""Typed errors of the scheduling rules; ``api/errors.py`` maps each to an HTTP status once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+ConflictKind = Literal[
+    "channel_overlap",
+    "person_overlap",
+    "changeover",
+    "outside_availability",
+    "invalid_transition",
+    "channel_busy",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conflict:
+    """One broken rule, with the ids a client needs to find what is in the way."""
+
+    kind: ConflictKind
+    message: str
+    slot_id: str | None = None
+    person_id: str | None = None
+    conflicting_slot_id: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+class SchedulingError(Exception):
+    """Base of every rule the schedule refuses to break."""
+
+
+class SchedulingConflict(SchedulingError):
+    """The change would break one or more booking rules (HTTP 409)."""
+
+    def __init__(self, conflicts: list[Conflict], *, detail: str = "scheduling conflict") -> None:
+        self.conflicts = conflicts
+        summary = "; ".join(conflict.message for conflict in conflicts)
+        super().__init__(f"{detail}: {summary}")
+
+
+class InvalidSchedule(SchedulingError, ValueError):
+    """The request describes an impossible schedule, e.g. a slot ending before it starts (400)."""
+
+
+class NotBookable(SchedulingError):
+    """The person cannot take this role at all, e.g. a therapist without a valid licence (422)."""
+
+
+class InvalidTransition(SchedulingError):
+    """The slot or booking cannot move from its state by this command (HTTP 409)."""
+
+    def __init__(self, message: str, *, slot_id: str | None = None) -> None:
+        self.conflict = Conflict(kind="invalid_transition", message=message, slot_id=slot_id)
+        super().__init__(message)
+
+
+class NotFound(LookupError):
+    """No such thing, or not one the caller may see (HTTP 404)."""
+
+    def __init__(self, what: str, key: str) -> None:
+        self.what = what
+        self.key = key
+        super().__init__(f"no {what} {key!r}")
+
+
+class AlreadyExists(Exception):
+    """A unique name or a booking that is already taken (HTTP 409)."""
+
+
+class Forbidden(PermissionError):
+    """The caller is known but may not do this to this thing (HTTP 403)."""

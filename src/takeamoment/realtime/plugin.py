@@ -1,0 +1,38 @@
+"""Wires real time into the app: the bus starts after Channels does and stops before it."""
+
+from __future__ import annotations
+
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPluginProtocol
+from redis.asyncio import Redis
+
+from takeamoment.db.engine import Database
+from takeamoment.realtime.bus import Bus, make_channels_plugin
+from takeamoment.realtime.hub import Hub
+from takeamoment.realtime.presence import Presence
+from takeamoment.realtime.ws import event_stream, my_stream
+from takeamoment.settings import Settings
+
+
+class RealtimePlugin(InitPluginProtocol):
+    """Adds the WebSocket routes and this process's hub and bus; list ``channels`` first."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.hub = Hub(max_backlog=settings.ws_max_backlog)
+        self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self.channels = make_channels_plugin(self.redis, settings.bus_channel)
+        self.bus = Bus(self.channels, self.hub, settings.bus_channel)
+        self.presence = Presence(self.hub, self.redis, settings.bus_channel)
+        self.hub.on_membership.append(self.presence.changed)
+        db.after_commit = self.bus.publish
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.extend([event_stream, my_stream])
+        app_config.state["hub"] = self.hub
+        app_config.state["redis"] = self.redis
+        app_config.state["presence"] = self.presence
+        # ``self.channels`` comes before this plugin in the app's list, so Channels has already
+        # registered its start-up hooks and ours run after them.
+        app_config.on_startup.extend([self.bus.start, self.presence.start])
+        app_config.on_shutdown[:0] = [self.presence.stop, self.bus.stop]
+        return app_config

@@ -1,0 +1,108 @@
+"""Sending one subscriber a gap-free stream: a starting point, then live messages in seq order.
+
+The hub delivers live messages as they arrive from the bus, possibly out of order, twice, or
+with holes (a process died between commit and publish). The stream sends each seq exactly once,
+in order: older or repeated seqs are skipped and holes are filled from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+
+from takeamoment.realtime.hub import Outgoing, Subscription
+
+# Close codes of our own (RFC 6455 leaves 4000-4999 to applications).
+CLOSE_TOO_SLOW = 4008  # the backlog overflowed: reconnect with ?since=<last seq seen>
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_BIG = 1009
+MAX_INCOMING_BYTES = 64 * 1024
+
+LoadAfter = Callable[[int], Awaitable[list[dict[str, Any]]]]
+
+
+async def pump(
+    socket: WebSocket[Any, Any, Any],
+    subscription: Subscription,
+    start: list[dict[str, Any]],
+    last_seq: int,
+    load_after: LoadAfter,
+) -> None:
+    """Send ``start``, then live messages after ``last_seq``, until the client goes or lags."""
+    writer = asyncio.create_task(_write(socket, subscription, start, last_seq, load_after))
+    reader = asyncio.create_task(_read_until_closed(socket))
+    overflow = asyncio.create_task(subscription.overflowed.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {writer, reader, overflow}, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for task in (writer, reader, overflow):
+            task.cancel()
+        for task in (writer, reader, overflow):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    if overflow in done:
+        await _close(socket, CLOSE_TOO_SLOW, "too far behind: reconnect with ?since=<last seq>")
+    elif reader in done and reader.exception() is None and reader.result() == CLOSE_TOO_BIG:
+        await _close(socket, CLOSE_TOO_BIG, "message too big")
+
+
+async def _write(
+    socket: WebSocket[Any, Any, Any],
+    subscription: Subscription,
+    start: list[dict[str, Any]],
+    last_seq: int,
+    load_after: LoadAfter,
+) -> None:
+    await _send_start(socket, start)
+    subscription.sent = last_seq
+    while True:
+        if subscription.queue.empty():
+            subscription.send_now = socket.send_text  # parked: live messages may go directly
+        outgoing = await subscription.queue.get()
+        subscription.send_now = None
+        if outgoing.seq <= subscription.sent:
+            continue  # already sent: in the starting point, directly, or delivered twice
+        if outgoing.seq > subscription.sent + 1:  # a hole: fill it from the database
+            for missing in await load_after(subscription.sent):
+                if missing["seq"] >= outgoing.seq:
+                    break
+                await socket.send_text(Outgoing.of(missing).text)
+                subscription.sent = missing["seq"]
+        await socket.send_text(outgoing.text)
+        subscription.sent = outgoing.seq
+
+
+async def _send_start(socket: WebSocket[Any, Any, Any], start: list[dict[str, Any]]) -> None:
+    """Send the starting point, then let it go: a snapshot is ~13 KiB per viewer, and the caller
+    shares this list, so it would otherwise live as long as the connection."""
+    for message in start:
+        await socket.send_text(Outgoing.of(message).text)
+    start.clear()
+
+
+async def _read_until_closed(socket: WebSocket[Any, Any, Any]) -> int | None:
+    """Read and ignore what the client sends; answer when it leaves or sends too much."""
+    try:
+        while True:
+            message: dict[str, Any] = dict(await socket.receive())
+            if message["type"] == "websocket.disconnect":
+                return None
+            size = len(message.get("bytes") or b"") + len((message.get("text") or "").encode())
+            if size > MAX_INCOMING_BYTES:
+                return CLOSE_TOO_BIG
+    except WebSocketDisconnect:
+        return None
+
+
+async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(socket.close(code=code, reason=reason), timeout=1)

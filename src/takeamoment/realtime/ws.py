@@ -1,0 +1,129 @@
+"""The WebSocket routes: ``/ws/events/{slug}`` for viewers, ``/ws/me`` for creators/therapists."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.params import FromPath
+
+from takeamoment.api.auth import bearer_token
+from takeamoment.db.engine import Database
+from takeamoment.domain.errors import NotFound
+from takeamoment.realtime.hub import Hub
+from takeamoment.realtime.stream import (
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHORIZED,
+    LoadAfter,
+    pump,
+)
+from takeamoment.services.auth import authenticate
+from takeamoment.services.changes import changes_after, event_topic
+from takeamoment.services.notifications import notifications_since, person_topic
+from takeamoment.services.schedule import snapshot_message
+from takeamoment.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Socket = WebSocket[Any, Any, Any]
+CLOSE_BAD_REQUEST = 4400
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later"
+
+
+def _since(socket: Socket) -> int | None:
+    """``?since=N`` as a non-negative int; raises ValueError for anything else."""
+    raw = socket.query_params.get("since")
+    if raw is None:
+        return None
+    value = int(raw)
+    if value < 0:
+        raise ValueError("since must be >= 0")
+    return value
+
+
+def _origin_allowed(socket: Socket, settings: Settings) -> bool:
+    """CORS does not cover WebSocket handshakes: check the Origin against our own allow-list."""
+    allowed = settings.ws_allowed_origins
+    origin = socket.headers.get("origin")
+    return not allowed or origin is None or origin in allowed
+
+
+async def _all_after(load_after: LoadAfter, since: int) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    while page := await load_after(since):
+        messages += page
+        since = page[-1]["seq"]
+    return messages
+
+
+async def _refuse(socket: Socket, code: int, reason: str) -> None:
+    await socket.accept()
+    await socket.close(code=code, reason=reason)
+
+
+async def _event_start(db: Database, slug: str, since: int | None) -> tuple[list[Any], int]:
+    """What a viewer gets first: the replay after ``since`` when we can, else a snapshot."""
+    snapshot = await snapshot_message(db, slug)  # also raises NotFound for drafts
+    if since is None or since > snapshot["seq"]:
+        return [snapshot], snapshot["seq"]
+    replay = await _all_after(lambda after: changes_after(db, slug, after), since)
+    if replay and replay[0]["seq"] != since + 1:  # the log no longer reaches back that far
+        return [snapshot], snapshot["seq"]
+    return replay, replay[-1]["seq"] if replay else since
+
+
+@websocket("/ws/events/{slug:str}")
+async def event_stream(socket: Socket, slug: FromPath[str]) -> None:
+    """A snapshot (or the changes after ``?since=N``), then every change in seq order."""
+    db: Database = socket.app.state.db
+    hub: Hub = socket.app.state.hub
+    if not _origin_allowed(socket, socket.app.state.settings):
+        return await _refuse(socket, CLOSE_FORBIDDEN, "origin not allowed")
+    try:
+        since = _since(socket)
+    except ValueError:
+        return await _refuse(socket, CLOSE_BAD_REQUEST, "since must be a non-negative integer")
+    # Subscribe before reading the starting point, so nothing committed meanwhile is missed.
+    with hub.subscribe(event_topic(slug)) as subscription:
+        try:
+            start, last_seq = await _event_start(db, slug, since)
+        except NotFound:
+            return await _refuse(socket, CLOSE_NOT_FOUND, f"no published event {slug!r}")
+        except Exception:  # e.g. the database is restarting: say "try again", not a bare 403
+            logger.exception("could not start the stream of %s", slug)
+            return await _refuse(socket, CLOSE_TRY_AGAIN, "temporarily unavailable; reconnect")
+        await socket.accept()
+        await pump(socket, subscription, start, last_seq, lambda s: changes_after(db, slug, s))
+    return None
+
+
+@websocket("/ws/me")
+async def my_stream(socket: Socket) -> None:
+    """A creator's or therapist's notifications after ``?since=N`` (all by default), then live."""
+    db: Database = socket.app.state.db
+    hub: Hub = socket.app.state.hub
+    if not _origin_allowed(socket, socket.app.state.settings):
+        return await _refuse(socket, CLOSE_FORBIDDEN, "origin not allowed")
+    token = bearer_token(socket) or socket.query_params.get("token")
+    principal = await authenticate(db, token) if token else None
+    if principal is None:
+        return await _refuse(socket, CLOSE_UNAUTHORIZED, "a valid token is required")
+    person_id = principal.person_id
+    if person_id is None:
+        return await _refuse(socket, CLOSE_FORBIDDEN, "only creators and therapists have one")
+    try:
+        since = _since(socket) or 0
+    except ValueError:
+        return await _refuse(socket, CLOSE_BAD_REQUEST, "since must be a non-negative integer")
+
+    def load_after(after: int) -> Any:
+        return notifications_since(db, person_id, after)
+
+    with hub.subscribe(person_topic(person_id)) as subscription:
+        start = await _all_after(load_after, since)
+        await socket.accept()
+        last_seq = start[-1]["seq"] if start else since
+        await pump(socket, subscription, start, last_seq, load_after)
+    return None

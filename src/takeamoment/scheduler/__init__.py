@@ -1,0 +1,3 @@
+"""Timed work: reminders, "you're on" and overrun notices, armed from the database."""
+
+from __future__ import annotations

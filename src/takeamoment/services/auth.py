@@ -1,0 +1,60 @@
+"""Who is calling: bearer tokens resolved to a principal, and the host tokens the CLI issues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from takeamoment.db.engine import Database
+from takeamoment.db.people import ApiToken, Host
+from takeamoment.domain.errors import Forbidden
+from takeamoment.services.tokens import hash_token, new_token
+
+Role = Literal["host", "creator", "therapist"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Principal:
+    role: Role
+    token_id: str
+    host_id: str | None = None
+    person_id: str | None = None
+
+    @property
+    def is_host(self) -> bool:
+        return self.role == "host"
+
+    def ensure_host_or(self, person_id: str) -> None:
+        """Raise Forbidden unless the caller is a host or is that person."""
+        if not self.is_host and self.person_id != person_id:
+            raise Forbidden("only a host or the person themselves may do this")
+
+
+async def authenticate(db: Database, token: str) -> Principal | None:
+    """The principal a bearer token stands for, or None for an unknown or revoked token."""
+    async with db.read() as session:
+        query = select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+        row = (await session.execute(query)).scalar_one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    role: Role = (
+        "host" if row.role == "host" else ("therapist" if row.role == "therapist" else "creator")
+    )
+    return Principal(role=role, token_id=row.id, host_id=row.host_id, person_id=row.person_id)
+
+
+async def issue_host_token(db: Database, name: str) -> str:
+    """Create a host named ``name`` and return its bearer token (shown once, stored hashed)."""
+    token = new_token()
+
+    async def work(session: AsyncSession) -> None:
+        host = Host(name=name)
+        session.add(host)
+        await session.flush()
+        session.add(ApiToken(token_hash=hash_token(token), role="host", host_id=host.id))
+
+    await db.write(work)
+    return token

@@ -1,0 +1,325 @@
+"""Calendar feeds as use cases: find a feed's version, and render it only when that changes.
+
+Every request reads the feed's version first (the event's change ``seq``; for a person, a summary
+of their bookings) in one small query and answers from the cache when that version was rendered
+before. A miss loads the schedule in a fresh read session, renders it off the event loop and
+caches the result under the version it actually read.
+
+Public feeds are built from public names and handles only; the private feed adds the owner's own
+booking and reminders. Feed tokens are never logged nor echoed whole (``redact_token``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from takeamoment.calendar.cache import Built, FeedCache, RenderedFeed
+from takeamoment.calendar.model import (
+    BookingStatus,
+    CalendarInfo,
+    EventInfo,
+    MyBooking,
+    Performer,
+    SafetyResource,
+    SlotEntry,
+)
+from takeamoment.calendar.render import render_calendar
+from takeamoment.db.engine import Database
+from takeamoment.db.events import Channel, Event
+from takeamoment.db.people import Person
+from takeamoment.db.queries import (
+    PersonFeedVersion,
+    bookings_with_people,
+    event_slots,
+    find_person_by_feed_token_hash,
+    get_channel,
+    get_channels,
+    get_event,
+    person_feed_bookings,
+    person_feed_version,
+    slot_change_times,
+)
+from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
+from takeamoment.domain.errors import NotFound
+from takeamoment.services.live import CANCELLED_BOOKING
+from takeamoment.services.tokens import hash_token
+
+logger = logging.getLogger(__name__)
+
+# How often calendar apps are asked to fetch again (Google ignores it and polls far less).
+REFRESH_INTERVAL = timedelta(minutes=15)
+# A person's feed: their active bookings, and those released because the slot was cancelled, so
+# a cancelled session stays in their calendar as CANCELLED instead of silently vanishing.
+PERSON_FEED_STATUSES = (*ACTIVE_BOOKING_STATUSES, CANCELLED_BOOKING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedFilter:
+    """``?channel=`` (a channel's slug or id) and ``?tag=`` (any of a slot's tags, any case)."""
+
+    channel: str | None = None
+    tag: str | None = None
+
+
+def redact_token(token: str) -> str:
+    """Enough of a feed token to tell two apart in a message, never enough to use it."""
+    return f"{token[:9]}…" if len(token) > 9 else "…"
+
+
+# --- the public feed of an event --------------------------------------------------------------
+
+
+async def event_feed(
+    db: Database, cache: FeedCache, slug: str, feed_filter: FeedFilter, public_url: str
+) -> RenderedFeed:
+    """The published event's feed, filtered; a draft or an unknown channel is NotFound."""
+    async with db.read() as session:
+        event, channel = await _published_event(session, slug, feed_filter)
+        version = _event_version(event)
+    tag = feed_filter.tag.casefold() if feed_filter.tag else None
+    identity = ("event", event.id, channel.id if channel else None, tag, public_url)
+
+    async def build() -> Built:
+        async with db.read() as session:
+            event, channel = await _published_event(session, slug, feed_filter)
+            info = await _event_calendar(session, event, channel, tag, public_url)
+        return _event_version(event), await _render(info, f"event {event.slug}")
+
+    return await cache.get_or_build(identity, version, build)
+
+
+async def _published_event(
+    session: AsyncSession, slug: str, feed_filter: FeedFilter
+) -> tuple[Event, Channel | None]:
+    event = await get_event(session, slug)
+    if event.status != "published":
+        raise NotFound("event", slug)
+    if feed_filter.channel is None:
+        return event, None
+    return event, await get_channel(session, event.id, feed_filter.channel)
+
+
+def _event_version(event: Event) -> tuple[int, datetime]:
+    # Every schedule change bumps last_seq; updated_at also covers edits made outside the log.
+    return event.last_seq, event.updated_at
+
+
+async def _event_calendar(
+    session: AsyncSession, event: Event, channel: Channel | None, tag: str | None, public_url: str
+) -> CalendarInfo:
+    channels = {c.id: c for c in await get_channels(session, event.id)}
+    slots = [
+        slot
+        for slot in await event_slots(session, event.id)
+        if (channel is None or slot.channel_id == channel.id)
+        and (tag is None or tag in {t.casefold() for t in slot.tags})
+    ]
+    slot_ids = [slot.id for slot in slots]
+    people = await bookings_with_people(session, slot_ids)
+    changes = await slot_change_times(session, [event.id], slot_ids)
+    shared = event_info(event, public_url)
+    entries = tuple(
+        slot_entry(
+            slot,
+            shared,
+            channels[slot.channel_id],
+            [(b, p) for b, p in people[slot.id] if b.status == "confirmed"],
+            changed_at=max(
+                slot.updated_at, event.updated_at, changes.get(slot.id, slot.updated_at)
+            ),
+        )
+        for slot in slots
+    )
+    query, label = _filter_query(channel, tag)
+    return CalendarInfo(
+        uid=_calendar_uid("calendar", event.id, query, public_url),
+        name=f"{event.title} ({label})" if label else event.title,
+        description=event.description,
+        source_url=f"{shared.page_url}/calendar.ics" + (f"?{query}" if query else ""),
+        page_url=shared.page_url,
+        uid_domain=uid_domain(public_url),
+        changed_at=max([event.updated_at, *(entry.changed_at for entry in entries)]),
+        refresh_interval=REFRESH_INTERVAL,
+        timezone=event.timezone,
+        slots=entries,
+    )
+
+
+def _filter_query(channel: Channel | None, tag: str | None) -> tuple[str, str]:
+    """The canonical query string of a filtered feed, and words for its name."""
+    params, words = [], []
+    if channel is not None:
+        params.append(("channel", channel.slug))
+        words.append(channel.name)
+    if tag is not None:
+        params.append(("tag", tag))
+        words.append(f"#{tag}")
+    return urlencode(params), ", ".join(words)
+
+
+# --- the private feed of a person -------------------------------------------------------------
+
+
+async def person_feed(
+    db: Database, cache: FeedCache, feed_token: str, public_url: str
+) -> RenderedFeed:
+    """The person's own bookings across events; an unknown or rotated token is NotFound."""
+    token_hash = hash_token(feed_token)
+    async with db.read() as session:
+        person = await _person_of(session, feed_token, token_hash)
+        version = await person_feed_version(session, person.id, PERSON_FEED_STATUSES)
+    # The token is part of the feed (its SOURCE), so a rotated URL is a different feed.
+    identity = ("person", person.id, token_hash, public_url)
+    source_url = f"{public_url}/feeds/{feed_token}.ics"
+
+    async def build() -> Built:
+        async with db.read() as session:
+            person = await _person_of(session, feed_token, token_hash)
+            version = await person_feed_version(session, person.id, PERSON_FEED_STATUSES)
+            info = await _person_calendar(session, person, version, source_url, public_url)
+        return version, await _render(info, f"person {person.id}")
+
+    return await cache.get_or_build(identity, version, build)
+
+
+async def _person_of(session: AsyncSession, feed_token: str, token_hash: str) -> Person:
+    person = await find_person_by_feed_token_hash(session, token_hash)
+    if person is None:
+        raise NotFound("feed", redact_token(feed_token))
+    return person
+
+
+async def _person_calendar(
+    session: AsyncSession,
+    person: Person,
+    version: PersonFeedVersion,
+    source_url: str,
+    public_url: str,
+) -> CalendarInfo:
+    rows = await person_feed_bookings(session, person.id, PERSON_FEED_STATUSES)
+    slot_ids = [slot.id for _, slot, _, _ in rows]
+    people = await bookings_with_people(session, slot_ids)
+    changes = await slot_change_times(session, sorted({e.id for _, _, e, _ in rows}), slot_ids)
+    events = {event.id: event_info(event, public_url) for _, _, event, _ in rows}
+    entries = tuple(
+        slot_entry(
+            slot,
+            events[event.id],
+            channel,
+            [(b, p) for b, p in people[slot.id] if b.status == "confirmed" and p.id != person.id],
+            changed_at=max(
+                slot.updated_at,
+                event.updated_at,
+                booking.updated_at,
+                changes.get(slot.id, slot.updated_at),
+            ),
+            booking=MyBooking(role=booking.role, status=_feed_status(booking)),
+        )
+        for booking, slot, event, channel in rows
+    )
+    changed = [person.created_at, *(entry.changed_at for entry in entries)]
+    if version.bookings_changed_at is not None:  # a booking that left the feed changed it too
+        changed.append(version.bookings_changed_at)
+    return CalendarInfo(
+        uid=_calendar_uid("bookings", person.id, "", public_url),
+        name=f"{person.name} (@{person.handle}): my takeamoment bookings",
+        description="Your own sessions, with reminders. Keep this address to yourself.",
+        source_url=source_url,
+        page_url=public_url + "/",
+        uid_domain=uid_domain(public_url),
+        changed_at=max(changed),
+        refresh_interval=REFRESH_INTERVAL,
+        timezone=person.timezone,
+        owner_id=person.id,
+        slots=entries,
+    )
+
+
+def _feed_status(booking: Booking) -> BookingStatus:
+    if booking.status == CANCELLED_BOOKING:
+        return "cancelled"
+    return "confirmed" if booking.status == "confirmed" else "invited"
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+
+def event_info(event: Event, public_url: str) -> EventInfo:
+    return EventInfo(
+        id=event.id,
+        title=event.title,
+        timezone=event.timezone,
+        page_url=f"{public_url}/events/{event.slug}",
+        hashtags=tuple(event.hashtags),
+        safety_resources=tuple(_safety_resource(r) for r in event.safety_resources),
+        reminder_minutes=tuple(event.reminder_minutes),
+        changeover_minutes=event.changeover_minutes,
+    )
+
+
+def _safety_resource(raw: dict[str, Any]) -> SafetyResource:
+    def text(key: str) -> str | None:
+        value = raw.get(key)
+        return str(value) if value else None
+
+    return SafetyResource(
+        name=str(raw.get("name", "")),
+        phone=text("phone"),
+        url=text("url"),
+        region=text("region"),
+        description=text("description"),
+    )
+
+
+def slot_entry(
+    slot: Slot,
+    event: EventInfo,
+    channel: Channel,
+    confirmed: list[tuple[Booking, Person]],
+    *,
+    changed_at: datetime,
+    booking: MyBooking | None = None,
+) -> SlotEntry:
+    """One slot as the renderer takes it: people reduced to public name, handle and role."""
+    return SlotEntry(
+        id=slot.id,
+        event=event,
+        channel_name=channel.name,
+        title=slot.title,
+        description=slot.description,
+        tags=tuple(slot.tags),
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        status=slot.status,
+        sequence=slot.sequence,
+        changed_at=changed_at,
+        people=tuple(Performer(name=p.name, handle=p.handle, role=b.role) for b, p in confirmed),
+        booking=booking,
+    )
+
+
+def uid_domain(public_url: str) -> str:
+    return urlsplit(public_url).hostname or "takeamoment.invalid"
+
+
+def _calendar_uid(kind: str, key: str, query: str, public_url: str) -> str:
+    # A filtered feed is a calendar of its own; the filter text is hashed to keep the UID plain.
+    suffix = f"-{hashlib.sha256(query.encode()).hexdigest()[:16]}" if query else ""
+    return f"{kind}-{key}{suffix}@{uid_domain(public_url)}"
+
+
+async def _render(info: CalendarInfo, what: str) -> RenderedFeed:
+    # Rendering a large feed takes a while: off the event loop, so other requests keep flowing.
+    body = await asyncio.to_thread(render_calendar, info)
+    logger.debug(
+        "rendered the calendar feed of %s: %d slots, %d bytes", what, len(info.slots), len(body)
+    )
+    return RenderedFeed.of(body, info.changed_at)

@@ -1,0 +1,115 @@
+"""People: creators and therapists, their licences, availability and feed tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import select
+
+from takeamoment.db.engine import Database
+from takeamoment.db.people import ApiToken, AvailabilityWindow, Person
+from takeamoment.db.queries import availability_of, get_person
+from takeamoment.db.types import utcnow
+from takeamoment.domain.errors import AlreadyExists, NotBookable
+from takeamoment.services.inputs import AvailabilityInput, PersonCreate
+from takeamoment.services.tokens import FEED_TOKEN_PREFIX, hash_token, new_token
+from takeamoment.services.views import (
+    AvailabilityWindowView,
+    PersonCreated,
+    PersonPrivate,
+    person_private,
+)
+
+
+def feed_url(public_url: str, feed_token: str) -> str:
+    return f"{public_url}/feeds/{feed_token}.ics"
+
+
+async def create_person(db: Database, data: PersonCreate, public_url: str) -> PersonCreated:
+    """Create a creator or therapist with their own bearer token and feed token (shown once)."""
+    token, feed_token = new_token(), new_token(FEED_TOKEN_PREFIX)
+
+    async def work(session: AsyncSession) -> PersonPrivate:
+        if (await session.execute(select(Person.id).where(Person.handle == data.handle))).first():
+            raise AlreadyExists(f"the handle {data.handle!r} is taken")
+        licence = data.license
+        person = Person(
+            name=data.name,
+            handle=data.handle,
+            role=data.role,
+            email=data.email,
+            timezone=data.timezone,
+            license_number=licence.number if licence else None,
+            license_issuer=licence.issuer if licence else None,
+            license_jurisdiction=licence.jurisdiction if licence else None,
+            license_expires_on=licence.expires_on if licence else None,
+            feed_token_hash=hash_token(feed_token),
+        )
+        session.add(person)
+        await session.flush()
+        session.add(ApiToken(token_hash=hash_token(token), role=data.role, person_id=person.id))
+        return person_private(person)
+
+    try:
+        private = await db.write(work)
+    except IntegrityError as error:  # the same handle created twice at once
+        raise AlreadyExists(f"the handle {data.handle!r} is taken") from error
+    return PersonCreated(
+        **private.model_dump(), token=token, feed_url=feed_url(public_url, feed_token)
+    )
+
+
+async def get_person_private(db: Database, person_id: str) -> PersonPrivate:
+    async with db.read() as session:
+        return person_private(await get_person(session, person_id))
+
+
+async def verify_licence(db: Database, person_id: str) -> PersonPrivate:
+    async def work(session: AsyncSession) -> PersonPrivate:
+        person = await get_person(session, person_id, for_update=True)
+        if not person.license_number:
+            raise NotBookable("the person has no licence on file to verify")
+        if person.license_verified_at is None:
+            person.license_verified_at = person.updated_at = utcnow()
+        return person_private(person)
+
+    return await db.write(work)
+
+
+async def set_availability(
+    db: Database, person_id: str, windows: list[AvailabilityInput]
+) -> list[AvailabilityWindowView]:
+    """Replace the person's availability windows; no windows means always available."""
+
+    async def work(session: AsyncSession) -> list[AvailabilityWindowView]:
+        await get_person(session, person_id, for_update=True)
+        await session.execute(
+            delete(AvailabilityWindow).where(AvailabilityWindow.person_id == person_id)  # type: ignore[arg-type]
+        )
+        for window in windows:
+            session.add(
+                AvailabilityWindow(
+                    person_id=person_id, starts_at=window.starts_at, ends_at=window.ends_at
+                )
+            )
+        await session.flush()
+        return [
+            AvailabilityWindowView(starts_at=w.starts_at, ends_at=w.ends_at)
+            for w in await availability_of(session, person_id)
+        ]
+
+    return await db.write(work)
+
+
+async def rotate_feed_token(db: Database, person_id: str, public_url: str) -> str:
+    """Give the person a new feed URL; the old one stops working at once."""
+    feed_token = new_token(FEED_TOKEN_PREFIX)
+
+    async def work(session: AsyncSession) -> None:
+        person = await get_person(session, person_id, for_update=True)
+        person.feed_token_hash = hash_token(feed_token)
+        person.updated_at = utcnow()
+
+    await db.write(work)
+    return feed_url(public_url, feed_token)

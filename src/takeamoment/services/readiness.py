@@ -1,0 +1,104 @@
+"""What a host checks before each slot: who confirmed, who was reminded, who is connected."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Literal
+
+from sqlmodel import SQLModel, col, select
+
+from takeamoment.db.engine import Database
+from takeamoment.db.notifications import Notification
+from takeamoment.db.queries import bookings_with_people, event_slots, get_channels, get_event
+from takeamoment.domain.reminders import notices_for
+from takeamoment.services.reminders import ARMABLE_SLOT_STATUSES
+from takeamoment.services.views import PersonPublic, person_public
+
+ConnectedLookup = Callable[[list[str]], Awaitable[set[str]]]
+
+
+class NoticeState(SQLModel):
+    kind: str
+    minutes_before: int | None
+    due_at: datetime
+    state: Literal["pending", "sent", "missed"]
+
+
+class PersonReadiness(SQLModel):
+    person: PersonPublic
+    booking_id: str
+    booking_status: str
+    connected: bool
+    notices: list[NoticeState]
+
+
+class SlotReadiness(SQLModel):
+    id: str
+    channel: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    people: list[PersonReadiness]
+
+
+async def event_readiness(
+    db: Database, slug: str, connected_lookup: ConnectedLookup
+) -> list[SlotReadiness]:
+    """Every upcoming or live slot of the event with its people's state, by start time."""
+    async with db.read() as session:
+        event = await get_event(session, slug)
+        channels = {c.id: c.slug for c in await get_channels(session, event.id)}
+        slots = [
+            s for s in await event_slots(session, event.id) if s.status in ARMABLE_SLOT_STATUSES
+        ]
+        bookings = await bookings_with_people(session, [s.id for s in slots])
+        booking_ids = [b.id for rows in bookings.values() for b, _ in rows]
+        query = select(Notification).where(col(Notification.booking_id).in_(booking_ids))
+        recorded = {
+            (n.booking_id, n.kind, n.due_at): n for n in (await session.execute(query)).scalars()
+        }
+    people = sorted({p.id for rows in bookings.values() for _, p in rows})
+    online = await connected_lookup(people)
+    result = []
+    for slot in slots:
+        rows = []
+        for booking, person in bookings[slot.id]:
+            notices = []
+            if booking.status == "confirmed":
+                confirmed_at = booking.confirmed_at or booking.updated_at
+                for notice in notices_for(slot.starts_at, event.reminder_minutes, confirmed_at):
+                    stored = recorded.get((booking.id, notice.kind, notice.due_at))
+                    state: Literal["pending", "sent", "missed"] = (
+                        "pending" if stored is None else "missed" if stored.missed else "sent"
+                    )
+                    notices.append(
+                        NoticeState(
+                            kind=notice.kind,
+                            minutes_before=notice.minutes_before,
+                            due_at=notice.due_at,
+                            state=state,
+                        )
+                    )
+            rows.append(
+                PersonReadiness(
+                    person=person_public(person),
+                    booking_id=booking.id,
+                    booking_status=booking.status,
+                    connected=person.id in online,
+                    notices=notices,
+                )
+            )
+        result.append(
+            SlotReadiness(
+                id=slot.id,
+                channel=channels[slot.channel_id],
+                title=slot.title,
+                starts_at=slot.starts_at,
+                ends_at=slot.ends_at,
+                status=slot.status,
+                people=rows,
+            )
+        )
+    return result

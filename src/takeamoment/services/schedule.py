@@ -1,0 +1,86 @@
+"""Reading an event's schedule: the event, its slots and who is on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from takeamoment.db.engine import Database
+from takeamoment.db.events import Event
+from takeamoment.db.queries import bookings_with_people, event_slots, get_channels, get_event
+from takeamoment.db.slots import Slot
+from takeamoment.domain.errors import NotFound
+from takeamoment.services.auth import Principal
+from takeamoment.services.views import (
+    EventPublic,
+    SchedulePublic,
+    SlotForHost,
+    SlotPublic,
+    event_view,
+    slot_view,
+    slot_view_for_host,
+)
+
+
+async def visible_event(session: AsyncSession, slug: str, principal: Principal | None) -> Event:
+    """The event, unless it is a draft and the caller is not a host (then it does not exist)."""
+    event = await get_event(session, slug)
+    if event.status != "published" and not (principal and principal.is_host):
+        raise NotFound("event", slug)
+    return event
+
+
+async def event_public(session: AsyncSession, event: Event, public_url: str) -> EventPublic:
+    return event_view(event, await get_channels(session, event.id), public_url)
+
+
+async def slot_public(session: AsyncSession, event: Event, slot: Slot) -> SlotPublic:
+    """The public view of one slot, as the change log records it."""
+    channels = {channel.id: channel for channel in await get_channels(session, event.id)}
+    bookings = await bookings_with_people(session, [slot.id])
+    return slot_view(slot, event, channels[slot.channel_id], bookings[slot.id])
+
+
+async def get_schedule(
+    db: Database, slug: str, principal: Principal | None, public_url: str
+) -> SchedulePublic:
+    """The event and every slot sorted by start; hosts also see invited people."""
+    async with db.read() as session:
+        event = await visible_event(session, slug, principal)
+        channels = await get_channels(session, event.id)
+        by_id = {channel.id: channel for channel in channels}
+        slots = await event_slots(session, event.id)
+        bookings = await bookings_with_people(session, [slot.id for slot in slots])
+        views: list[SlotForHost] | list[SlotPublic]
+        if principal and principal.is_host:
+            views = [
+                slot_view_for_host(s, event, by_id[s.channel_id], bookings[s.id]) for s in slots
+            ]
+        else:
+            views = [slot_view(s, event, by_id[s.channel_id], bookings[s.id]) for s in slots]
+        return SchedulePublic(event=event_view(event, channels, public_url), slots=views)
+
+
+async def snapshot_message(db: Database, slug: str) -> dict[str, Any]:
+    """The published event's slots as of one seq: the first message of a live stream.
+
+    The seq is read before the slots, so a change that lands in between is in the slots and
+    also sent again after the snapshot: applying a full slot twice is harmless, missing one
+    is not.
+    """
+    async with db.read() as session:
+        event = await get_event(session, slug)
+        if event.status != "published":
+            raise NotFound("event", slug)
+        seq = event.last_seq
+        channels = {channel.id: channel for channel in await get_channels(session, event.id)}
+        slots = await event_slots(session, event.id)
+        bookings = await bookings_with_people(session, [slot.id for slot in slots])
+        views = [slot_view(s, event, channels[s.channel_id], bookings[s.id]) for s in slots]
+    return {
+        "type": "snapshot",
+        "seq": seq,
+        "event": slug,
+        "slots": [view.model_dump(mode="json") for view in views],
+    }

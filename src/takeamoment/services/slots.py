@@ -1,0 +1,152 @@
+"""Slots on a channel: create and change them without ever overlapping or double-booking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from takeamoment.db.engine import Database
+from takeamoment.db.events import Event
+from takeamoment.db.people import Person
+from takeamoment.db.queries import (
+    bookings_with_people,
+    channel_slots_between,
+    get_channel,
+    get_event,
+    get_event_by_id,
+    get_slot,
+)
+from takeamoment.db.slots import Booking, Slot
+from takeamoment.db.types import utcnow
+from takeamoment.domain.booking_rules import PlacedSlot, check_inside_event, find_channel_conflicts
+from takeamoment.domain.errors import InvalidSchedule, InvalidTransition, SchedulingConflict
+from takeamoment.domain.intervals import Interval
+from takeamoment.services.changes import record_change
+from takeamoment.services.inputs import SlotCreate, SlotUpdate
+from takeamoment.services.notifications import notify
+from takeamoment.services.people_rules import recheck_slot_people
+from takeamoment.services.schedule import slot_public
+from takeamoment.services.views import SlotMoved, SlotPublic
+
+# Slots whose times may still change: a live slot may be extended, a finished one is history.
+MOVABLE_STATUSES = ("scheduled", "live")
+
+
+async def _ensure_fits(session: AsyncSession, event: Event, slot: Slot) -> None:
+    """Raise unless the slot lies in the event and leaves its channel free of overlaps."""
+    interval = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+    problem = check_inside_event(
+        interval, Interval(starts_at=event.starts_at, ends_at=event.ends_at)
+    )
+    if problem:
+        raise InvalidSchedule(problem)
+    neighbours = await channel_slots_between(session, slot.channel_id, slot.starts_at, slot.ends_at)
+    conflicts = find_channel_conflicts(
+        PlacedSlot(slot_id=slot.id, interval=interval),
+        [
+            PlacedSlot(slot_id=n.id, interval=Interval(starts_at=n.starts_at, ends_at=n.ends_at))
+            for n in neighbours
+        ],
+    )
+    if conflicts:
+        raise SchedulingConflict(conflicts)
+
+
+async def create_slot(db: Database, slug: str, data: SlotCreate) -> SlotPublic:
+    async def work(session: AsyncSession) -> SlotPublic:
+        event = await get_event(session, slug, for_update=True)
+        channel = await get_channel(session, event.id, data.channel)
+        slot = Slot(
+            event_id=event.id,
+            channel_id=channel.id,
+            title=data.title,
+            description=data.description or "",
+            tags=data.tags or [],
+            kind=data.kind or "session",
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+        )
+        await _ensure_fits(session, event, slot)
+        session.add(slot)
+        await session.flush()
+        view = await slot_public(session, event, slot)
+        await record_change(session, event, "slot.created", {"slot": view.model_dump(mode="json")})
+        return view
+
+    return await db.write(work)
+
+
+async def update_slot(db: Database, slot_id: str, data: SlotUpdate) -> SlotPublic:
+    """Change a slot; a move re-checks the channel and every booked person and bumps sequence."""
+    fields = data.model_dump(exclude_unset=True, exclude_none=True)
+
+    async def work(session: AsyncSession) -> SlotPublic:
+        slot = await get_slot(session, slot_id)
+        event = await get_event_by_id(session, slot.event_id, for_update=True)
+        await session.refresh(slot)  # read again now that the event's lock is held
+        changed = {name: value for name, value in fields.items() if getattr(slot, name) != value}
+        if not changed:  # nothing to log, and calendars must keep their ETag
+            return await slot_public(session, event, slot)
+        moved = "starts_at" in changed or "ends_at" in changed
+        previous = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+        for name, value in changed.items():
+            setattr(slot, name, value)
+        if moved:
+            if slot.status not in MOVABLE_STATUSES:
+                raise InvalidTransition(f"a {slot.status} slot cannot be moved", slot_id=slot.id)
+            # Pydantic checked the pair only when both came in the body.
+            if slot.ends_at <= slot.starts_at:
+                raise InvalidSchedule("ends_at must be after starts_at")
+            # The rules are checked before the new times reach the database: an autoflush would
+            # let PostgreSQL's exclusion constraint answer first, without the ids of the conflict.
+            with session.no_autoflush:
+                await _ensure_fits(session, event, slot)
+                await recheck_slot_people(session, slot, event)
+            slot.sequence += 1
+        slot.updated_at = utcnow()
+        await session.flush()
+        view = await slot_public(session, event, slot)
+        view_json = view.model_dump(mode="json")
+        change_type = "slot.rescheduled" if moved else "slot.updated"
+        await record_change(session, event, change_type, {"slot": view_json})
+        if moved:  # the people were locked by the recheck
+            rows = (await bookings_with_people(session, [slot.id]))[slot.id]
+            await notify_schedule_changed(session, view_json, rows, previous, slot.updated_at)
+        return view
+
+    return await db.write(work)
+
+
+async def notify_schedule_changed(
+    session: AsyncSession,
+    slot_view: dict[str, Any],
+    rows: Iterable[tuple[Booking, Person]],
+    previous: Interval,
+    at: datetime,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
+    """Tell each person booked in a moved slot where it went (``schedule.changed``).
+
+    The caller holds the people's locks (``lock_people``, in id order) and passes the slot's public
+    view after the move; ``extra`` adds to what every one of them hears.
+    """
+    times = SlotMoved(
+        id=slot_view["id"],
+        starts_at=slot_view["starts_at"],
+        ends_at=slot_view["ends_at"],
+        previous_starts_at=previous.starts_at,
+        previous_ends_at=previous.ends_at,
+    ).model_dump(mode="json", exclude={"id"})
+    for booking, _ in sorted(rows, key=lambda row: row[0].person_id):
+        await notify(
+            session,
+            person_id=booking.person_id,
+            booking_id=booking.id,
+            slot=slot_view,
+            kind="schedule.changed",
+            due_at=at,
+            extra={**times, **(extra or {})},
+        )

@@ -1,0 +1,125 @@
+"""What the pages show, shaped for the templates: channels with their slots, now and next, feeds.
+
+Times stay aware UTC datetimes here; templates print them in UTC inside ``<time datetime>``
+elements and the page's script shows them in the viewer's own zone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from takeamoment.services.views import EventPublic, SafetyResource, SlotPublic
+
+# What a viewer can read about any slot's state (never colour alone).
+STATUS_LABELS = {
+    "scheduled": "Scheduled",
+    "live": "Live now",
+    "ended": "Ended",
+    "cancelled": "Cancelled",
+}
+# Shown when an event lists no helplines of its own: a mental-health event never shows none.
+FALLBACK_HELPLINE = SafetyResource(
+    name="Find A Helpline",
+    url="https://findahelpline.com",
+    region="International",
+    description="Free, confidential support in your country. In danger now? Call your local "
+    "emergency number.",
+)
+_DIALLABLE = re.compile(r"\+?[0-9][0-9 \-]*[0-9]")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelBoard:
+    """One channel: its slots by start, what is live, what is next, and its own feeds."""
+
+    slug: str
+    name: str
+    slots: list[SlotPublic]
+    live: SlotPublic | None
+    next: SlotPublic | None
+    feed_url: str
+    webcal_url: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Helpline:
+    resource: SafetyResource
+    tel_href: str | None
+
+
+def now_and_next(
+    slots: Sequence[SlotPublic], now: datetime
+) -> tuple[SlotPublic | None, SlotPublic | None]:
+    """The channel's live slot, and the first scheduled slot that has not yet ended.
+
+    The page's script applies the same rule (``slots.js``) after every change.
+    """
+    live = next((s for s in slots if s.status == "live"), None)
+    upcoming = sorted(
+        (s for s in slots if s.status == "scheduled" and s.ends_at > now),
+        key=lambda s: s.starts_at,
+    )
+    return live, upcoming[0] if upcoming else None
+
+
+def webcal(url: str) -> str:
+    """The ``webcal://`` form of an HTTP(S) feed URL, which calendar apps subscribe to."""
+    return "webcal://" + url.split("://", 1)[1]
+
+
+def channel_boards(
+    event: EventPublic, slots: Sequence[SlotPublic], now: datetime | None = None
+) -> list[ChannelBoard]:
+    """Every channel of the event in its order, even one without slots yet."""
+    moment = now or datetime.now(UTC)
+    boards = []
+    for channel in event.channels:
+        own = sorted((s for s in slots if s.channel == channel.slug), key=lambda s: s.starts_at)
+        live, upcoming = now_and_next(own, moment)
+        feed_url = f"{event.calendar_url}?channel={quote(channel.slug, safe='')}"
+        boards.append(
+            ChannelBoard(
+                slug=channel.slug,
+                name=channel.name,
+                slots=own,
+                live=live,
+                next=upcoming,
+                feed_url=feed_url,
+                webcal_url=webcal(feed_url),
+            )
+        )
+    return boards
+
+
+def helplines(event: EventPublic) -> list[Helpline]:
+    """The event's safety resources, or a fallback; a phone number gets a ``tel:`` link."""
+    resources = event.safety_resources or [FALLBACK_HELPLINE]
+    return [
+        Helpline(
+            resource=resource,
+            tel_href=(
+                "tel:" + re.sub(r"[ \-]", "", resource.phone)
+                if resource.phone and _DIALLABLE.fullmatch(resource.phone)
+                else None
+            ),
+        )
+        for resource in resources
+    ]
+
+
+def iso(moment: datetime) -> str:
+    """The machine-readable UTC time of a ``<time datetime>`` element."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def utc_label(moment: datetime) -> str:
+    """What a ``<time>`` element says before the script shows it in the viewer's zone."""
+    return moment.astimezone(UTC).strftime("%a %d %b %Y, %H:%M UTC")
+
+
+def utc_clock(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M UTC")

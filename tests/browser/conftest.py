@@ -1,0 +1,180 @@
+"""A real ``takeamoment serve`` seeded with the demo, and Debian's Chromium driven by Playwright.
+
+The browser is ``/usr/bin/chromium`` (``bin/setup`` installs it), never a downloaded one. Without
+it the browser tests skip on a laptop and fail under ``CI=true``. They run on SQLite only: what
+a browser sees does not depend on the database, and the API suites cover both.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
+
+from tests.conftest import skip_or_fail
+from tests.e2e.conftest import BIN, free_port, server_env, start_server, stop_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+EVENT = "take-a-moment"
+WAIT_MS = 15_000  # a loaded machine may take seconds to run a server's answer through a page
+
+
+@dataclass
+class Site:
+    """A server process with the demo event; ``restart`` keeps its port and its database."""
+
+    url: str
+    host_token: str
+    env: dict[str, str]
+    cwd: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def api(self) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.host_token}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_server(self.process)
+            self.process = None
+
+    def start(self) -> None:
+        self.process, _ = start_server(self.env, self.cwd, port=self.port)
+
+    def schedule(self) -> dict[str, Any]:
+        with self.api() as client:
+            response = client.get(f"/api/events/{EVENT}/schedule")
+            response.raise_for_status()
+            schedule: dict[str, Any] = response.json()
+            return schedule
+
+    def slot(self, title: str) -> dict[str, Any]:
+        """The demo slot with this title, as the host's schedule shows it now."""
+        slot: dict[str, Any] = next(s for s in self.schedule()["slots"] if s["title"] == title)
+        return slot
+
+    def ensure_live(self, title: str) -> dict[str, Any]:
+        """Put the slot on air unless it already is (tests share the site in any order)."""
+        slot = self.slot(title)
+        if slot["status"] != "live":
+            response = self.post(f"/api/slots/{slot['id']}/live")
+            assert response.status_code == 200, response.text
+        return self.slot(title)
+
+    def post(self, path: str, body: Any = None) -> httpx.Response:
+        with self.api() as client:
+            return client.post(path, json=body)
+
+
+def seed_demo(env: dict[str, str], cwd: Path) -> str:
+    """``takeamoment demo`` into the site's database; returns the host token it prints last."""
+    result = subprocess.run(
+        [str(BIN), "demo"], env=env, cwd=cwd, capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def demo_site(cwd: Path) -> Site:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = server_env(f"sqlite+aiosqlite:///{cwd / 'site.db'}", TAKEAMOMENT_PUBLIC_URL=url)
+    site = Site(url=url, host_token=seed_demo(env, cwd), env=env, cwd=cwd, port=port)
+    site.start()
+    return site
+
+
+@pytest.fixture(scope="session")
+def shared_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One demo server for the tests that only add to its state (each uses its own slots)."""
+    site = demo_site(tmp_path_factory.mktemp("browser-site"))
+    yield site
+    site.stop()
+
+
+@pytest.fixture
+def own_site(tmp_path: Path) -> Iterator[Site]:
+    """A demo server of the test's own, for tests that stop and start it."""
+    site = demo_site(tmp_path)
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium: skipped without it on a laptop, a failure under CI."""
+    if not CHROMIUM.exists():
+        skip_or_fail(f"Chromium is not installed at {CHROMIUM} (bin/setup installs it)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        await launched.close()
+
+
+@dataclass
+class Browsing:
+    """Opens pages in fresh browser contexts (one per person) and collects their script errors."""
+
+    browser: Browser
+    contexts: list[BrowserContext] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    async def page(self, viewport: ViewportSize = DESKTOP, timezone: str = "UTC") -> Page:
+        context = await self.browser.new_context(viewport=viewport, timezone_id=timezone)
+        context.set_default_timeout(WAIT_MS)
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+        return page
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
+
+
+@pytest.fixture
+async def browsing(browser: Browser) -> AsyncIterator[Browsing]:
+    """Fresh contexts per test; a test fails if any page threw an uncaught script error."""
+    session = Browsing(browser)
+    yield session
+    await session.close()
+    assert session.errors == [], session.errors
+
+
+async def sign_in(page: Page, site: Site, token: str | None = None) -> None:
+    """Sign in through the form, as a host would, and land on the event's console."""
+    await page.goto(f"{site.url}/host/events/{EVENT}")
+    await page.get_by_label("Host token").fill(token or site.host_token)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{site.url}/host/events/{EVENT}")
+    await page.locator("#connection[data-state=live]").wait_for()
+
+
+async def open_viewer(page: Page, site: Site) -> None:
+    await page.goto(f"{site.url}/events/{EVENT}")
+    await page.locator("#connection[data-state=live]").wait_for()

@@ -1,0 +1,121 @@
+"""Fixtures shared by every test: real databases, migrated by Alembic, and a host.
+
+The ``db_url`` fixture runs a test once on SQLite and once on PostgreSQL. PostgreSQL tests skip on
+a laptop without the server, but fail under ``CI=true``: CI must never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from takeamoment.app import create_app
+from takeamoment.db.engine import Database
+from takeamoment.db.migrate import upgrade_to_head
+from takeamoment.db.tables import metadata
+from takeamoment.services.auth import issue_host_token
+from takeamoment.settings import Settings
+
+PG_ADMIN_DSN = os.environ.get("TAKEAMOMENT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip on a laptop without the service; under CI a missing service is a failure."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: tests that need it must run, not skip)")
+    pytest.skip(reason)
+
+
+def _pg_url(dsn: str, database: str) -> str:
+    base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{database}"
+
+
+async def _pg_admin(sql: str) -> None:
+    connection = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    upgrade_to_head(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated to head, dropped at the end."""
+    name = f"tam_test_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as error:
+        skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}: {error}")
+    url = _pg_url(PG_ADMIN_DSN, name)
+    upgrade_to_head(url)
+    yield url
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate(url: str) -> None:
+    engine = create_async_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A migrated, empty database: once SQLite, once PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite+aiosqlite:///{path}"
+    else:
+        url: str = request.getfixturevalue("pg_database")
+        asyncio.run(_truncate(url))
+        yield url
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(
+        database_url=db_url,
+        public_url="http://testserver",
+        secret_key="test-secret-key",
+        debug=True,
+    )
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings.database_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def host_token(db: Database) -> str:
+    return await issue_host_token(db, "Test Host")

@@ -1,0 +1,141 @@
+"""Real server processes (``takeamoment serve``) and real HTTP clients."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import skip_or_fail
+
+BIN = Path(sys.executable).parent / "takeamoment"
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    host_token: str
+    env: dict[str, str]
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.host_token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(db_url: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TAKEAMOMENT_DATABASE_URL": db_url,
+        "TAKEAMOMENT_SECRET_KEY": "e2e-secret",
+        "TAKEAMOMENT_LOG_LEVEL": "warning",
+        **extra,
+    }
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"server at {url} not ready after {timeout}s")
+
+
+def start_server(
+    env: dict[str, str], cwd: Path, workers: int = 1, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = port or free_port()
+    process = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port), "--workers", str(workers)], env=env, cwd=cwd
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process, url
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def issue_host_token(env: dict[str, str], cwd: Path) -> str:
+    result = subprocess.run(
+        [str(BIN), "token", "issue", "--role", "host", "--name", "E2E Host"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def _serve(env: dict[str, str], cwd: Path, workers: int) -> Iterator[Server]:
+    token = issue_host_token(env, cwd)
+    process, url = start_server(env, cwd, workers=workers)
+    try:
+        yield Server(url=url, host_token=token, env=env)
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture
+def server(db_url: str, tmp_path: Path) -> Iterator[Server]:
+    """``takeamoment serve``: one process, the embedded in-memory bus."""
+    yield from _serve(server_env(db_url), tmp_path, workers=1)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis on this machine; skipped on a laptop without it, a failure under CI."""
+    url = os.environ.get("TAKEAMOMENT_TEST_REDIS", "redis://127.0.0.1:6379/0")
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2) as probe:
+            probe.sendall(b"PING\r\n")
+            if not probe.recv(16).startswith(b"+PONG"):
+                raise OSError("no PONG")
+    except OSError as error:
+        skip_or_fail(f"Redis is not reachable at {url}: {error}")
+    return url
+
+
+def bus_env(redis_url: str) -> dict[str, str]:
+    """Redis fan-out on a channel of this test's own, so parallel servers never cross-talk."""
+    return {
+        "TAKEAMOMENT_REDIS_URL": redis_url,
+        "TAKEAMOMENT_BUS_CHANNEL": f"takeamoment-test-{uuid.uuid4().hex[:8]}",
+    }
+
+
+@pytest.fixture
+def workers_server(db_url: str, redis_url: str, tmp_path: Path) -> Iterator[Server]:
+    """``takeamoment serve --workers 2``: two processes sharing the database and Redis."""
+    yield from _serve(server_env(db_url, **bus_env(redis_url)), tmp_path, workers=2)
