@@ -6,6 +6,7 @@ import asyncio
 import gc
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import click
@@ -13,8 +14,11 @@ import uvicorn
 
 from takeamoment.db.engine import Database
 from takeamoment.db.migrate import upgrade_to_head
+from takeamoment.domain.errors import NotFound
+from takeamoment.logs import uvicorn_log_config
 from takeamoment.realtime.stream import MAX_INCOMING_BYTES
 from takeamoment.services.auth import issue_host_token
+from takeamoment.services.host_tokens import TokenInfo, list_host_tokens, revoke_token, token_id_of
 from takeamoment.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -62,6 +66,7 @@ def _serve(host: str, port: int, workers: int) -> None:
         ws_per_message_deflate=False,
         ws_max_size=MAX_INCOMING_BYTES,
         log_level=settings.log_level,
+        log_config=uvicorn_log_config(),  # access lines carry URLs: redact their tokens
     )
 
 
@@ -107,6 +112,57 @@ def token_issue(role: str, name: str) -> None:
     issued = asyncio.run(_with_db(settings, lambda db: issue_host_token(db, name)))
     click.echo(f"issued a {role} token for {name!r}; it is shown only once:", err=True)
     click.echo(str(issued))
+
+
+@token.command("list")
+def token_list() -> None:
+    """List host tokens: id, host, created, active or revoked (never a token or its hash)."""
+    settings = _settings()
+    _migrate(settings)
+    listed = asyncio.run(_with_db(settings, list_host_tokens))
+    if not listed:
+        click.echo("no host tokens yet: takeamoment token issue --role host --name NAME", err=True)
+        return
+    click.echo(f"{'ID':<32}  {'CREATED (UTC)':<20}  {'STATUS':<28}  HOST")
+    for info in listed:
+        status = "active" if info.revoked_at is None else f"revoked {_utc(info.revoked_at)}"
+        click.echo(f"{info.id:<32}  {_utc(info.created_at):<20}  {status:<28}  {info.owner}")
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@token.command("revoke")
+@click.argument("token_id", required=False)
+@click.option("--token", "token_value", help="The token itself (tam_...), instead of its id.")
+def token_revoke(token_id: str | None, token_value: str | None) -> None:
+    """Revoke a token by its id (from `token list`) or by its value; it stops working at once."""
+    if (token_id is None) == (token_value is None):
+        raise click.UsageError("give one of TOKEN_ID or --token TOKEN")
+    settings = _settings()
+    _migrate(settings)
+
+    async def revoke(db: Database) -> tuple[TokenInfo, bool]:
+        target = token_id or await token_id_of(db, token_value or "")
+        if target is None:
+            raise NotFound("token", "given with --token")
+        return await revoke_token(db, target)
+
+    try:
+        info, changed = asyncio.run(_with_db(settings, revoke))
+    except NotFound as error:
+        message = (
+            f"no token has the id {token_id!r}; `takeamoment token list` shows the ids"
+            if token_id
+            else "no token matches the one given with --token; paste the whole tam_... token"
+        )
+        raise click.ClickException(message) from error
+    when = _utc(info.revoked_at or datetime.now(UTC))
+    if changed:
+        click.echo(f"revoked {info.role} token {info.id} of {info.owner} at {when} UTC")
+    else:
+        click.echo(f"{info.role} token {info.id} of {info.owner} was already revoked at {when} UTC")
 
 
 @main.command()

@@ -6,6 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,10 +29,28 @@ class Settings(BaseSettings):
     # A reminder or "you're on" that fires late (a restart, a takeover) is still sent within
     # this many seconds of its due time; later it is recorded as missed and the host is told.
     reminder_grace_seconds: int = 120
-    # Origins allowed to open our WebSockets (JSON list); empty means no Origin check.
+    # Origins allowed to open our WebSockets (JSON list). Empty: /ws/events takes any origin
+    # (it is public) and /ws/me only the origin of public_url. A handshake without an Origin
+    # header (not a browser: `takeamoment watch`, scripts) is always let through.
     ws_allowed_origins: list[str] = []
+    # Concurrent WebSockets one client address may hold, counted per process; 0 = unlimited.
+    ws_max_per_client: int = 200
+    # HTTP requests one client address may make per minute (health probes and /static aside);
+    # 0 disables the limit. Counted per process, or in Redis when redis_url is set.
+    rate_limit_per_minute: int = 600
+    # Origins whose scripts may call /api and the feeds cross-origin (JSON list); empty = no CORS.
+    cors_allowed_origins: list[str] = []
     # Messages a WebSocket subscriber may fall behind before it is dropped with close code 4008.
     ws_max_backlog: int = 1000
+    # Failed authentications one client address may make within the window; after that its
+    # authentication attempts are answered 429 until the window passes (api/auth_limits.py).
+    auth_failure_limit: int = 10
+    auth_failure_window_seconds: int = 60
+    # Client addresses no per-address limit applies to (JSON list): by default this machine
+    # itself — its probes, its operators' tools, and the reverse proxy, which must send
+    # X-Forwarded-For so that uvicorn (trusting it from 127.0.0.1) sees the real client. The
+    # same default as fail2ban's ``ignoreip``. Set [] to limit loopback clients too.
+    limit_exempt_addresses: list[str] = ["127.0.0.1", "::1"]
     log_level: str = "info"
     # Tracebacks in 500 answers: for tests and local debugging only.
     debug: bool = False
@@ -49,6 +68,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def public_origin(self) -> str:
+        """``scheme://host[:port]`` of ``public_url``, as a browser sends it in ``Origin``."""
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def is_limit_exempt(self, address: str | None) -> bool:
+        """Whether per-address limits (requests, WebSockets, failed sign-ins) skip ``address``."""
+        return address is not None and address in self.limit_exempt_addresses
 
     def resolved_secret_key(self) -> str:
         """The configured secret, or in development one generated once and kept in a file."""

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
+from litestar.exceptions import WebSocketDisconnect
+
+from takeamoment.db.engine import Database
+from takeamoment.services.host_tokens import list_host_tokens, revoke_token, token_id_of
+from takeamoment.settings import Settings
 from tests.api.builders import event_with_channels, invite, slot_with_person
 from tests.helpers import Client, at, auth, make_person, ok
 
@@ -28,6 +35,12 @@ HOST_ONLY: list[tuple[str, str, Any]] = [
     ("POST", "/api/slots/{slot}/bookings", {"person_id": "{person}", "role": "creator"}),
     ("DELETE", "/api/bookings/{booking}", None),
 ]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests send many bad tokens on purpose; the failure limit has its own tests."""
+    return settings.model_copy(update={"auth_failure_limit": 10_000})
 
 
 def filled(value: Any, ids: dict[str, str]) -> Any:
@@ -100,3 +113,64 @@ async def test_a_creator_token_is_no_host_for_reads(client: Client, host_token: 
     assert await ok(await client.get("/api/events", headers=auth(ana["token"]))) == []
     response = await client.get("/api/events/tam/schedule", headers=auth(ana["token"]))
     assert response.status_code == 404, response.text
+
+
+CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+async def sign_in(client: Client, token: str) -> None:
+    """Sign in to the host console through its form; the client keeps the session cookie."""
+    page = await client.get("/host/login")
+    match = CSRF_FIELD.search(page.text)
+    assert match, page.text
+    form = {"_csrf_token": match.group(1), "token": token, "next": "/host"}
+    response = await client.post("/host/login", data=form, follow_redirects=False)
+    assert response.status_code == 303, response.text
+
+
+async def test_a_revoked_host_token_stops_working_at_once_with_its_console_sessions(
+    client: Client, db: Database, host_token: str
+) -> None:
+    body = {"name": "Eve", "handle": "eve", "role": "creator"}
+    await ok(await client.post("/api/people", json=body, headers=auth(host_token)), 201)
+    await sign_in(client, host_token)
+    assert (await client.get("/host", follow_redirects=False)).status_code == 200
+
+    token_id = await token_id_of(db, host_token)
+    assert token_id is not None
+    info, changed = await revoke_token(db, token_id)
+    assert changed and info.revoked_at is not None and info.owner == "Test Host"
+
+    body = {"name": "Fay", "handle": "fay", "role": "creator"}
+    refused = await client.post("/api/people", json=body, headers=auth(host_token))
+    assert refused.status_code == 401, refused.text
+    console = await client.get("/host", follow_redirects=False)
+    assert console.status_code == 303
+    assert console.headers["location"].startswith("/host/login")
+    # Revoking again changes nothing; the listing shows it revoked, never the token or its hash.
+    again, changed = await revoke_token(db, token_id)
+    assert not changed and again.revoked_at == info.revoked_at
+    listed = await list_host_tokens(db)
+    assert [(t.id, t.is_active) for t in listed] == [(token_id, False)]
+    assert host_token not in repr(listed)
+
+
+async def test_a_revoked_creator_token_is_401_on_the_api_and_4401_on_their_stream(
+    client: Client, db: Database, host_token: str
+) -> None:
+    ana = await make_person(client, host_token, "ana")
+    assert (
+        await client.get("/api/me/notifications", headers=auth(ana["token"]))
+    ).status_code == 200
+    token_id = await token_id_of(db, ana["token"])
+    assert token_id is not None
+    await revoke_token(db, token_id)
+
+    response = await client.get("/api/me/notifications", headers=auth(ana["token"]))
+    assert response.status_code == 401, response.text
+    for query in (f"?token={ana['token']}", ""):
+        headers = {} if query else auth(ana["token"])
+        ws = await client.websocket_connect(f"/ws/me{query}", headers=headers)
+        with ws, pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json(timeout=10)
+        assert closed.value.code == 4401

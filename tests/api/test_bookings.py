@@ -151,6 +151,26 @@ async def test_availability_windows_limit_bookings_and_no_windows_means_always_a
     await invite(client, host_token, outside["id"], always)
 
 
+async def test_availability_cannot_shrink_away_from_a_booking_the_person_already_has(
+    client: Client, host_token: str
+) -> None:
+    await event_with_channels(client, host_token)
+    slot, ana = await slot_with_person(client, host_token, at(10), at(11))
+    await invite(client, host_token, slot["id"], ana)
+    path = f"/api/people/{ana['id']}/availability"
+    morning_only = [{"starts_at": at(8), "ends_at": at(10, 30)}]
+
+    refused = await client.put(path, json=morning_only, headers=auth(ana["token"]))
+
+    assert refused.status_code == 409
+    assert kinds(refused) == ["outside_availability"]
+    assert refused.json()["extra"][0] == {**refused.json()["extra"][0], "slot_id": slot["id"]}
+    afternoon = await make_slot(client, host_token, at(14), at(15))
+    await invite(client, host_token, afternoon["id"], ana)  # still always available
+    whole_day = [{"starts_at": at(8), "ends_at": at(16)}]
+    await ok(await client.put(path, json=whole_day, headers=auth(ana["token"])))
+
+
 async def test_a_therapist_needs_a_verified_licence_valid_on_the_slot_date(
     client: Client, host_token: str
 ) -> None:

@@ -7,7 +7,9 @@ a browser sees does not depend on the database, and the API suites cover both.
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +34,12 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# A test run must not change the repository: screenshots go to a temporary folder unless
+# TAKEAMOMENT_SCREENSHOTS_DIR=docs/screenshots asks to refresh the README's.
+SCREENSHOTS = Path(
+    os.environ.get("TAKEAMOMENT_SCREENSHOTS_DIR")
+    or Path(tempfile.gettempdir()) / "takeamoment-screenshots"
+)
 EVENT = "take-a-moment"
 WAIT_MS = 15_000  # a loaded machine may take seconds to run a server's answer through a page
 

@@ -43,6 +43,10 @@ def server_env(db_url: str, **extra: str) -> dict[str, str]:
         "TAKEAMOMENT_DATABASE_URL": db_url,
         "TAKEAMOMENT_SECRET_KEY": "e2e-secret",
         "TAKEAMOMENT_LOG_LEVEL": "warning",
+        # Tests drive many requests and sockets from 127.0.0.1: no per-address limits, unless a
+        # test (tests/e2e/test_ws_limits.py) sets them.
+        "TAKEAMOMENT_RATE_LIMIT_PER_MINUTE": "0",
+        "TAKEAMOMENT_WS_MAX_PER_CLIENT": "0",
         **extra,
     }
 

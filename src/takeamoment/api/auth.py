@@ -4,6 +4,8 @@ The principal is resolved once per connection and cached on its state; anonymous
 ``None``. A request without an ``Authorization`` header may instead be authenticated by the host
 console's session cookie (``web/session.py``; such requests must also pass the CSRF check of
 ``web/csrf.py``). Guards answer 401 when no valid token came and 403 when the role is wrong.
+Failed bearer tokens count against the caller's address (``api/auth_limits.py``): once it has
+failed too often, a request that carries a token is answered 429 until the window passes.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from takeamoment.db.engine import Database
-from takeamoment.services.auth import Principal, authenticate
+from takeamoment.api.auth_limits import authenticate_attempt
+from takeamoment.services.auth import Principal
 from takeamoment.web.session import has_session_cookie, session_principal
 
 _CACHE_KEY = "takeamoment_principal"
@@ -33,13 +35,15 @@ async def principal_of(connection: ASGIConnection) -> Principal | None:  # type:
     """Who is calling, or None for an anonymous viewer (or an unknown token or session).
 
     A bearer token always wins: a request that carries one never falls back to the cookie.
+    Raises TooManyAuthFailures (429) for a token from an address that failed too often.
     """
     state = connection.state
     if _CACHE_KEY not in state:
         token = bearer_token(connection)
-        db: Database = connection.app.state.db
         state[_CACHE_KEY] = (
-            await authenticate(db, token) if token else await session_principal(connection)
+            await authenticate_attempt(connection, token)
+            if token
+            else await session_principal(connection)
         )
     principal: Principal | None = state[_CACHE_KEY]
     return principal

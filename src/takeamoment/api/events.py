@@ -9,16 +9,24 @@ from litestar.params import JSONBody, QueryParameter
 
 from takeamoment.api.auth import host_only
 from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
+from takeamoment.api.errors import AUTH_ERRORS, BODY_ERRORS, CONFLICT_ERRORS, NOT_FOUND_ERRORS
 from takeamoment.services import changes, events, schedule, slots
 from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate, SlotCreate
 from takeamoment.services.views import ChannelPublic, EventPublic, SchedulePublic, SlotPublic
+
+# A host's change to a named event: the token, the event, the body can each be wrong.
+WRITE_ERRORS = [*AUTH_ERRORS, *NOT_FOUND_ERRORS, *BODY_ERRORS]
 
 
 class EventController(Controller):
     path = "/api/events"
     tags = ["events"]
 
-    @post(guards=[host_only], summary="Create a draft event")
+    @post(
+        guards=[host_only],
+        summary="Create a draft event",
+        raises=[*AUTH_ERRORS, *BODY_ERRORS, *CONFLICT_ERRORS],
+    )
     async def create(
         self, db: Db, settings: AppSettings, data: JSONBody[EventCreate]
     ) -> EventPublic:
@@ -30,39 +38,59 @@ class EventController(Controller):
     ) -> list[EventPublic]:
         return await events.list_events(db, principal, settings.public_url)
 
-    @get("/{slug:str}", summary="One event")
+    @get("/{slug:str}", summary="One event", raises=NOT_FOUND_ERRORS)
     async def get_event(
         self, db: Db, settings: AppSettings, principal: MaybePrincipal, slug: PathKey
     ) -> EventPublic:
         return await events.get_event_view(db, slug, principal, settings.public_url)
 
-    @patch("/{slug:str}", guards=[host_only], summary="Change an event")
+    @patch("/{slug:str}", guards=[host_only], summary="Change an event", raises=WRITE_ERRORS)
     async def update(
         self, db: Db, settings: AppSettings, slug: PathKey, data: JSONBody[EventUpdate]
     ) -> EventPublic:
         return await events.update_event(db, slug, data, settings.public_url)
 
-    @post("/{slug:str}/publish", guards=[host_only], status_code=200, summary="Publish an event")
+    @post(
+        "/{slug:str}/publish",
+        guards=[host_only],
+        status_code=200,
+        summary="Publish an event",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS],
+    )
     async def publish(self, db: Db, settings: AppSettings, slug: PathKey) -> EventPublic:
         return await events.publish_event(db, slug, settings.public_url)
 
-    @post("/{slug:str}/channels", guards=[host_only], summary="Add a channel (a LIVE stream)")
+    @post(
+        "/{slug:str}/channels",
+        guards=[host_only],
+        summary="Add a channel (a LIVE stream)",
+        raises=[*WRITE_ERRORS, *CONFLICT_ERRORS],
+    )
     async def add_channel(
         self, db: Db, slug: PathKey, data: JSONBody[ChannelCreate]
     ) -> ChannelPublic:
         return await events.create_channel(db, slug, data)
 
-    @post("/{slug:str}/slots", guards=[host_only], summary="Add a slot to a channel")
+    @post(
+        "/{slug:str}/slots",
+        guards=[host_only],
+        summary="Add a slot to a channel",
+        raises=[*WRITE_ERRORS, *CONFLICT_ERRORS],
+    )
     async def add_slot(self, db: Db, slug: PathKey, data: JSONBody[SlotCreate]) -> SlotPublic:
         return await slots.create_slot(db, slug, data)
 
-    @get("/{slug:str}/schedule", summary="The schedule, sorted by start")
+    @get("/{slug:str}/schedule", summary="The schedule, sorted by start", raises=NOT_FOUND_ERRORS)
     async def get_schedule(
         self, db: Db, settings: AppSettings, principal: MaybePrincipal, slug: PathKey
     ) -> SchedulePublic:
         return await schedule.get_schedule(db, slug, principal, settings.public_url)
 
-    @get("/{slug:str}/changes", summary="Changes after seq `since`, oldest first")
+    @get(
+        "/{slug:str}/changes",
+        summary="Changes after seq `since`, oldest first",
+        raises=NOT_FOUND_ERRORS,
+    )
     async def get_changes(
         self,
         db: Db,

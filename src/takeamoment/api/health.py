@@ -7,11 +7,16 @@ import logging
 
 from litestar import Controller, Response, get
 from litestar.datastructures import State
+from litestar.openapi import ResponseSpec
 from redis.asyncio import Redis
 
 from takeamoment.api.deps import Db
 
 logger = logging.getLogger(__name__)
+
+# A probe answers within this even when a store hangs instead of refusing (a half-dead host,
+# a full pool): "not ready" late is still "not ready", but a hung probe tells nobody anything.
+PROBE_TIMEOUT_S = 2.0
 
 
 class HealthController(Controller):
@@ -22,22 +27,32 @@ class HealthController(Controller):
     async def healthz(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/readyz", summary="200 only when the database (and Redis, where set) answer")
+    @get(
+        "/readyz",
+        summary="200 only when the database (and Redis, where set) answer",
+        responses={
+            503: ResponseSpec(
+                data_container=dict[str, str], description="The database or Redis does not answer"
+            )
+        },
+    )
     async def readyz(self, db: Db, state: State) -> Response[dict[str, str]]:
         report = {
             "database": "ok",
             "scheduler": "running" if state.leadership.is_leader else "standby",
         }
         try:
-            await db.ping()
+            await asyncio.wait_for(db.ping(), timeout=PROBE_TIMEOUT_S)
         except Exception as error:  # any failure to reach the store means "not ready"
             logger.warning("readiness check failed: database: %s", error)
             report["database"] = "down"
         redis: Redis | None = state.redis
         if redis is not None:
             try:
-                await asyncio.wait_for(redis.ping(), timeout=2)
+                await asyncio.wait_for(redis.ping(), timeout=PROBE_TIMEOUT_S)
                 report["redis"] = "ok"
+                # Redis answering is not enough: this process must hear the bus again too.
+                report["bus"] = "ok" if state.bus.subscribed else "down"
             except Exception as error:
                 logger.warning("readiness check failed: redis: %s", error)
                 report["redis"] = "down"

@@ -9,6 +9,7 @@ from litestar.params import QueryParameter
 
 from takeamoment.api.auth import authenticated
 from takeamoment.api.deps import Caller, Db
+from takeamoment.api.errors import AUTH_ERRORS
 from takeamoment.services.changes import MAX_SEQ
 from takeamoment.services.notifications import notifications_since
 
@@ -18,7 +19,11 @@ class MeController(Controller):
     tags = ["me"]
     guards = [authenticated]
 
-    @get("/notifications", summary="My notifications after seq `since`, oldest first")
+    @get(
+        "/notifications",
+        summary="My notifications after seq `since`, oldest first",
+        raises=AUTH_ERRORS,
+    )
     async def notifications(
         self,
         db: Db,

@@ -7,22 +7,41 @@ from litestar.params import JSONBody
 
 from takeamoment.api.auth import authenticated, host_only
 from takeamoment.api.deps import AppSettings, Caller, Db, PathKey
+from takeamoment.api.errors import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    CONFLICT_ERRORS,
+    NOT_FOUND_ERRORS,
+    NotBookableDoc,
+)
 from takeamoment.services import people
 from takeamoment.services.inputs import AvailabilityInput, PersonCreate
 from takeamoment.services.views import AvailabilityWindowView, PersonCreated, PersonPrivate
+
+# A guarded route naming a person who may not exist (or is not the caller).
+ID_ERRORS = [*AUTH_ERRORS, *NOT_FOUND_ERRORS]
 
 
 class PeopleController(Controller):
     path = "/api/people"
     tags = ["people"]
 
-    @post(guards=[host_only], summary="Create a creator or therapist (token shown once)")
+    @post(
+        guards=[host_only],
+        summary="Create a creator or therapist (token shown once)",
+        raises=[*AUTH_ERRORS, *BODY_ERRORS, *CONFLICT_ERRORS],
+    )
     async def create(
         self, db: Db, settings: AppSettings, data: JSONBody[PersonCreate]
     ) -> PersonCreated:
         return await people.create_person(db, data, settings.public_url)
 
-    @get("/{person_id:str}", guards=[authenticated], summary="A person, with private fields")
+    @get(
+        "/{person_id:str}",
+        guards=[authenticated],
+        summary="A person, with private fields",
+        raises=ID_ERRORS,
+    )
     async def get_person(self, db: Db, caller: Caller, person_id: PathKey) -> PersonPrivate:
         caller.ensure_host_or(person_id)
         return await people.get_person_private(db, person_id)
@@ -32,11 +51,17 @@ class PeopleController(Controller):
         guards=[host_only],
         status_code=200,
         summary="Mark the licence verified",
+        raises=[*ID_ERRORS, NotBookableDoc],
     )
     async def verify_licence(self, db: Db, person_id: PathKey) -> PersonPrivate:
         return await people.verify_licence(db, person_id)
 
-    @put("/{person_id:str}/availability", guards=[authenticated], summary="Replace availability")
+    @put(
+        "/{person_id:str}/availability",
+        guards=[authenticated],
+        summary="Replace availability",
+        raises=[*ID_ERRORS, *BODY_ERRORS, *CONFLICT_ERRORS],
+    )
     async def set_availability(
         self,
         db: Db,
@@ -52,6 +77,7 @@ class PeopleController(Controller):
         guards=[authenticated],
         status_code=200,
         summary="New feed URL; the old one stops working",
+        raises=ID_ERRORS,
     )
     async def rotate_feed_token(
         self, db: Db, settings: AppSettings, caller: Caller, person_id: PathKey

@@ -7,6 +7,7 @@ from litestar.datastructures import State
 
 from takeamoment.api.auth import host_only
 from takeamoment.api.deps import Db, PathKey
+from takeamoment.api.errors import AUTH_ERRORS, NOT_FOUND_ERRORS
 from takeamoment.realtime.presence import Presence
 from takeamoment.services.readiness import SlotReadiness, event_readiness
 
@@ -19,6 +20,7 @@ class ReadinessController(Controller):
     @get(
         "/{slug:str}/readiness",
         summary="Upcoming slots: who confirmed, was reminded, is connected",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS],
     )
     async def readiness(self, db: Db, state: State, slug: PathKey) -> list[SlotReadiness]:
         presence: Presence = state.presence

@@ -7,9 +7,19 @@ from litestar.params import JSONBody
 
 from takeamoment.api.auth import authenticated, host_only
 from takeamoment.api.deps import Caller, Db, PathKey
+from takeamoment.api.errors import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    BOOKING_ERRORS,
+    CONFLICT_ERRORS,
+    NOT_FOUND_ERRORS,
+)
 from takeamoment.services import bookings, delay, live, slots
 from takeamoment.services.inputs import BookingCreate, DelayRequest, SlotUpdate
 from takeamoment.services.views import BookingPublic, DelayResult, SlotPublic
+
+# Every route here is guarded and names a slot or booking that may not exist.
+ID_ERRORS = [*AUTH_ERRORS, *NOT_FOUND_ERRORS]
 
 
 class SlotController(Controller):
@@ -17,23 +27,46 @@ class SlotController(Controller):
     tags = ["slots"]
     guards = [host_only]
 
-    @patch("/{slot_id:str}", summary="Change a slot; a move re-checks every rule")
+    @patch(
+        "/{slot_id:str}",
+        summary="Change a slot; a move re-checks every rule",
+        raises=[*ID_ERRORS, *BODY_ERRORS, *BOOKING_ERRORS],
+    )
     async def update(self, db: Db, slot_id: PathKey, data: JSONBody[SlotUpdate]) -> SlotPublic:
         return await slots.update_slot(db, slot_id, data)
 
-    @post("/{slot_id:str}/bookings", summary="Invite a person into the slot")
+    @post(
+        "/{slot_id:str}/bookings",
+        summary="Invite a person into the slot",
+        raises=[*ID_ERRORS, *BODY_ERRORS, *BOOKING_ERRORS],
+    )
     async def book(self, db: Db, slot_id: PathKey, data: JSONBody[BookingCreate]) -> BookingPublic:
         return await bookings.book(db, slot_id, data)
 
-    @post("/{slot_id:str}/live", status_code=200, summary="Put a scheduled slot on air")
+    @post(
+        "/{slot_id:str}/live",
+        status_code=200,
+        summary="Put a scheduled slot on air",
+        raises=[*ID_ERRORS, *CONFLICT_ERRORS],
+    )
     async def go_live(self, db: Db, slot_id: PathKey) -> SlotPublic:
         return await live.go_live(db, slot_id)
 
-    @post("/{slot_id:str}/end", status_code=200, summary="Take a live slot off air")
+    @post(
+        "/{slot_id:str}/end",
+        status_code=200,
+        summary="Take a live slot off air",
+        raises=[*ID_ERRORS, *CONFLICT_ERRORS],
+    )
     async def end(self, db: Db, slot_id: PathKey) -> SlotPublic:
         return await live.end(db, slot_id)
 
-    @post("/{slot_id:str}/cancel", status_code=200, summary="Cancel a scheduled slot")
+    @post(
+        "/{slot_id:str}/cancel",
+        status_code=200,
+        summary="Cancel a scheduled slot",
+        raises=[*ID_ERRORS, *CONFLICT_ERRORS],
+    )
     async def cancel(self, db: Db, slot_id: PathKey) -> SlotPublic:
         return await live.cancel(db, slot_id)
 
@@ -41,6 +74,7 @@ class SlotController(Controller):
         "/{slot_id:str}/delay",
         status_code=200,
         summary="Run late: move the slot and push later slots of its channel",
+        raises=[*ID_ERRORS, *BODY_ERRORS, *BOOKING_ERRORS],
     )
     async def delay(self, db: Db, slot_id: PathKey, data: JSONBody[DelayRequest]) -> DelayResult:
         return await delay.delay_slot(db, slot_id, data)
@@ -50,14 +84,24 @@ class BookingController(Controller):
     path = "/api/bookings"
     tags = ["bookings"]
 
-    @post("/{booking_id:str}/accept", guards=[authenticated], status_code=200)
+    @post(
+        "/{booking_id:str}/accept",
+        guards=[authenticated],
+        status_code=200,
+        raises=[*BOOKING_ERRORS, *ID_ERRORS],
+    )
     async def accept(self, db: Db, caller: Caller, booking_id: PathKey) -> BookingPublic:
         return await bookings.accept(db, booking_id, caller)
 
-    @post("/{booking_id:str}/decline", guards=[authenticated], status_code=200)
+    @post(
+        "/{booking_id:str}/decline",
+        guards=[authenticated],
+        status_code=200,
+        raises=[*CONFLICT_ERRORS, *ID_ERRORS],
+    )
     async def decline(self, db: Db, caller: Caller, booking_id: PathKey) -> BookingPublic:
         return await bookings.decline(db, booking_id, caller)
 
-    @delete("/{booking_id:str}", guards=[host_only])
+    @delete("/{booking_id:str}", guards=[host_only], raises=ID_ERRORS)
     async def remove(self, db: Db, booking_id: PathKey) -> None:
         await bookings.remove(db, booking_id)

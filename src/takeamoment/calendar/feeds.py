@@ -17,7 +17,9 @@ from litestar.params import QueryParameter
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
+from takeamoment.api.auth_limits import TooManyAuthFailures, auth_limiter, client_address
 from takeamoment.api.deps import AppSettings, Db, PathKey
+from takeamoment.api.errors import NOT_FOUND_ERRORS
 from takeamoment.calendar.cache import FeedCache, RenderedFeed
 from takeamoment.calendar.conditional import http_date, is_not_modified
 from takeamoment.domain.errors import NotFound
@@ -73,6 +75,7 @@ class FeedController(Controller):
         "/events/{slug:str}/calendar.ics",
         summary="An event's calendar (iCalendar); ?channel= and ?tag= filter it",
         media_type=MEDIA_TYPE,
+        raises=NOT_FOUND_ERRORS,
     )
     async def event_feed(
         self,
@@ -92,6 +95,7 @@ class FeedController(Controller):
         "/feeds/{feed_file:str}",
         summary="A person's own bookings (iCalendar, with alarms); the path holds their feed token",
         media_type=MEDIA_TYPE,
+        raises=[*NOT_FOUND_ERRORS, TooManyAuthFailures],
     )
     async def person_feed(
         self,
@@ -104,7 +108,14 @@ class FeedController(Controller):
         if not feed_file.endswith(FEED_SUFFIX):
             raise NotFound("feed", redact_token(feed_file))
         token = feed_file.removesuffix(FEED_SUFFIX)
-        feed = await feeds.person_feed(db, feed_cache, token, settings.public_url)
+        # An unknown feed token is a failed authentication: guessing them is rate-limited too.
+        limiter, address = auth_limiter(request), client_address(request)
+        await limiter.ensure_allowed(address)
+        try:
+            feed = await feeds.person_feed(db, feed_cache, token, settings.public_url)
+        except NotFound:
+            await limiter.failed(address)
+            raise
         # The URL is a secret: keep it out of Referer headers and search engines.
         private = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
         return feed_response(request, feed, PRIVATE_CACHE_CONTROL, private)

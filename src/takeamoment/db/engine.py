@@ -24,12 +24,14 @@ from sqlalchemy.ext.asyncio import (
 )
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from takeamoment.db.audit_capture import AuditedSession
 from takeamoment.domain.errors import Conflict, ConflictKind, SchedulingConflict
 
 T = TypeVar("T")
 
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 5
 
 
 OUTBOX_KEY = "takeamoment_outbox"
@@ -84,7 +86,15 @@ def _is_retryable(error: BaseException) -> bool:
 
 def _make_engine(url: str, *, sqlite_begin: str | None) -> AsyncEngine:
     if not url.startswith("sqlite"):
-        return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # pool_pre_ping replaces connections that died with a database restart; the connect
+        # timeout bounds how long a request waits on a database that does not answer at all.
+        return create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+            connect_args={"timeout": PG_CONNECT_TIMEOUT_S},
+        )
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -117,7 +127,10 @@ class Database:
         self.read_engine = (
             _make_engine(url, sqlite_begin=None) if self.is_sqlite else self.write_engine
         )
-        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        # Write sessions add an audit entry to every transaction made for a bound actor.
+        self._write_sessions = async_sessionmaker(
+            self.write_engine, expire_on_commit=False, sync_session_class=AuditedSession
+        )
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
         # Set by the app: where committed changes go (the real-time bus). Never called before

@@ -140,6 +140,21 @@ async def person_bookings_between(
     return [(b, s) for b, s in (await session.execute(query)).all()]
 
 
+async def person_upcoming_bookings(session: AsyncSession, person_id: str) -> list[Slot]:
+    """The slots of the person's active bookings that have not ended (scheduled or live)."""
+    query = (
+        select(Slot)
+        .join(Booking, col(Slot.id) == Booking.slot_id)
+        .where(
+            Booking.person_id == person_id,
+            col(Booking.status).in_(ACTIVE_BOOKING_STATUSES),
+            col(Slot.status).in_(("scheduled", "live")),
+        )
+        .order_by(col(Slot.starts_at))
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
 async def availability_of(session: AsyncSession, person_id: str) -> list[AvailabilityWindow]:
     query = (
         select(AvailabilityWindow)

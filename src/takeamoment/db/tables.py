@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from takeamoment.db.audit import AuditEntry
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.notifications import Notification
 from takeamoment.db.people import ApiToken, AvailabilityWindow, Host, Person
@@ -13,6 +14,7 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "ApiToken",
+    "AuditEntry",
     "AvailabilityWindow",
     "Booking",
     "Change",

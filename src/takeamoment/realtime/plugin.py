@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 from redis.asyncio import Redis
 
 from takeamoment.db.engine import Database
 from takeamoment.realtime.bus import Bus, make_channels_plugin
+from takeamoment.realtime.catch_up import offer_latest
 from takeamoment.realtime.hub import Hub
 from takeamoment.realtime.presence import Presence
 from takeamoment.realtime.ws import event_stream, my_stream
@@ -21,7 +24,8 @@ class RealtimePlugin(InitPluginProtocol):
         self.hub = Hub(max_backlog=settings.ws_max_backlog)
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         self.channels = make_channels_plugin(self.redis, settings.bus_channel)
-        self.bus = Bus(self.channels, self.hub, settings.bus_channel)
+        self.bus = Bus(self.channels, self.hub, settings.bus_channel, self.redis)
+        self.bus.on_resubscribed = partial(offer_latest, db, self.hub)
         self.presence = Presence(self.hub, self.redis, settings.bus_channel)
         self.hub.on_membership.append(self.presence.changed)
         db.after_commit = self.bus.publish
@@ -31,6 +35,7 @@ class RealtimePlugin(InitPluginProtocol):
         app_config.state["hub"] = self.hub
         app_config.state["redis"] = self.redis
         app_config.state["presence"] = self.presence
+        app_config.state["bus"] = self.bus
         # ``self.channels`` comes before this plugin in the app's list, so Channels has already
         # registered its start-up hooks and ours run after them.
         app_config.on_startup.extend([self.bus.start, self.presence.start])

@@ -9,9 +9,15 @@ from litestar import WebSocket, websocket
 from litestar.params import FromPath
 
 from takeamoment.api.auth import bearer_token
+from takeamoment.api.auth_limits import (
+    CLOSE_TOO_MANY_FAILURES,
+    TooManyAuthFailures,
+    authenticate_attempt,
+)
 from takeamoment.db.engine import Database
 from takeamoment.domain.errors import NotFound
 from takeamoment.realtime.hub import Hub
+from takeamoment.realtime.limits import per_client_connection_limit
 from takeamoment.realtime.stream import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
@@ -19,7 +25,6 @@ from takeamoment.realtime.stream import (
     LoadAfter,
     pump,
 )
-from takeamoment.services.auth import authenticate
 from takeamoment.services.changes import changes_after, event_topic
 from takeamoment.services.notifications import notifications_since, person_topic
 from takeamoment.services.schedule import snapshot_message
@@ -43,9 +48,16 @@ def _since(socket: Socket) -> int | None:
     return value
 
 
-def _origin_allowed(socket: Socket, settings: Settings) -> bool:
-    """CORS does not cover WebSocket handshakes: check the Origin against our own allow-list."""
+def _origin_allowed(socket: Socket, settings: Settings, authenticated: bool = False) -> bool:
+    """CORS does not cover WebSocket handshakes: check the Origin against our own allow-list.
+
+    Without a configured list a public stream takes any origin, and an authenticated one only
+    the origin of ``public_url`` (another site's page must not ride on a ``?token=`` it holds).
+    No Origin header means no browser (``takeamoment watch``, scripts): nothing to check.
+    """
     allowed = settings.ws_allowed_origins
+    if not allowed and authenticated:
+        allowed = [settings.public_origin]
     origin = socket.headers.get("origin")
     return not allowed or origin is None or origin in allowed
 
@@ -74,7 +86,7 @@ async def _event_start(db: Database, slug: str, since: int | None) -> tuple[list
     return replay, replay[-1]["seq"] if replay else since
 
 
-@websocket("/ws/events/{slug:str}")
+@websocket("/ws/events/{slug:str}", middleware=[per_client_connection_limit])
 async def event_stream(socket: Socket, slug: FromPath[str]) -> None:
     """A snapshot (or the changes after ``?since=N``), then every change in seq order."""
     db: Database = socket.app.state.db
@@ -99,15 +111,18 @@ async def event_stream(socket: Socket, slug: FromPath[str]) -> None:
     return None
 
 
-@websocket("/ws/me")
+@websocket("/ws/me", middleware=[per_client_connection_limit])
 async def my_stream(socket: Socket) -> None:
     """A creator's or therapist's notifications after ``?since=N`` (all by default), then live."""
     db: Database = socket.app.state.db
     hub: Hub = socket.app.state.hub
-    if not _origin_allowed(socket, socket.app.state.settings):
+    if not _origin_allowed(socket, socket.app.state.settings, authenticated=True):
         return await _refuse(socket, CLOSE_FORBIDDEN, "origin not allowed")
     token = bearer_token(socket) or socket.query_params.get("token")
-    principal = await authenticate(db, token) if token else None
+    try:
+        principal = await authenticate_attempt(socket, token) if token else None
+    except TooManyAuthFailures as refused:
+        return await _refuse(socket, CLOSE_TOO_MANY_FAILURES, refused.detail)
     if principal is None:
         return await _refuse(socket, CLOSE_UNAUTHORIZED, "a valid token is required")
     person_id = principal.person_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,10 +36,16 @@ class Principal:
 
 async def authenticate(db: Database, token: str) -> Principal | None:
     """The principal a bearer token stands for, or None for an unknown or revoked token."""
+    token_hash = hash_token(token)
     async with db.read() as session:
-        query = select(ApiToken).where(ApiToken.token_hash == hash_token(token))
+        query = select(ApiToken).where(ApiToken.token_hash == token_hash)
         row = (await session.execute(query)).scalar_one_or_none()
-    if row is None or row.revoked_at is not None:
+    # The lookup compares SHA-256 digests, never the secret itself, so its timing tells an
+    # attacker nothing about the token. The explicit constant-time check states that promise
+    # and keeps it even if the lookup ever changes (say, to a prefix index).
+    if row is None or not hmac.compare_digest(row.token_hash, token_hash):
+        return None
+    if row.revoked_at is not None:
         return None
     role: Role = (
         "host" if row.role == "host" else ("therapist" if row.role == "therapist" else "creator")

@@ -46,6 +46,17 @@ async def list_changes(
         return [change_message(change, event.slug) for change in changes]
 
 
+async def latest_change(db: Database, slug: str) -> dict[str, Any] | None:
+    """The event's newest change message, or None when it has none (or no longer exists)."""
+    async with db.read() as session:
+        try:
+            event = await get_event(session, slug)
+        except NotFound:
+            return None
+        changes = await changes_since(session, event.id, event.last_seq - 1, 1)
+        return change_message(changes[0], event.slug) if changes else None
+
+
 async def changes_after(db: Database, slug: str, since: int) -> list[dict[str, Any]]:
     """A page of the event's changes after ``since`` (for streams that already checked access)."""
     async with db.read() as session:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -192,7 +193,8 @@ async def person_feed(
 
 async def _person_of(session: AsyncSession, feed_token: str, token_hash: str) -> Person:
     person = await find_person_by_feed_token_hash(session, token_hash)
-    if person is None:
+    # The lookup compares digests, not the token; the explicit check keeps it constant-time.
+    if person is None or not hmac.compare_digest(person.feed_token_hash, token_hash):
         raise NotFound("feed", redact_token(feed_token))
     return person
 

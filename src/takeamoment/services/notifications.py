@@ -83,6 +83,16 @@ async def notify(
     return notification
 
 
+async def latest_notification(db: Database, person_id: str) -> dict[str, Any] | None:
+    """The person's newest delivered notification, or None when they have none."""
+    async with db.read() as session:
+        person = await session.get(Person, person_id)
+    if person is None or person.last_notification_seq == 0:
+        return None
+    latest = await notifications_since(db, person_id, person.last_notification_seq - 1)
+    return latest[0] if latest else None
+
+
 async def notifications_since(
     db: Database, person_id: str | None, since: int
 ) -> list[dict[str, Any]]:

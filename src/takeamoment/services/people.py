@@ -13,6 +13,7 @@ from takeamoment.db.queries import availability_of, get_person
 from takeamoment.db.types import utcnow
 from takeamoment.domain.errors import AlreadyExists, NotBookable
 from takeamoment.services.inputs import AvailabilityInput, PersonCreate
+from takeamoment.services.people_rules import ensure_bookings_inside_availability
 from takeamoment.services.tokens import FEED_TOKEN_PREFIX, hash_token, new_token
 from takeamoment.services.views import (
     AvailabilityWindowView,
@@ -94,6 +95,7 @@ async def set_availability(
                 )
             )
         await session.flush()
+        await ensure_bookings_inside_availability(session, person_id)
         return [
             AvailabilityWindowView(starts_at=w.starts_at, ends_at=w.ends_at)
             for w in await availability_of(session, person_id)

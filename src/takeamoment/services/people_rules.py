@@ -19,6 +19,7 @@ from takeamoment.db.queries import (
     event_slots,
     lock_people,
     person_bookings_between,
+    person_upcoming_bookings,
 )
 from takeamoment.db.slots import Slot
 from takeamoment.domain.booking_rules import (
@@ -106,6 +107,28 @@ async def person_check_after_moves(
     )
     windows = await _windows(session, person_id)
     return check_person_after_moves(person_id, moved, staying, windows)
+
+
+async def ensure_bookings_inside_availability(session: AsyncSession, person_id: str) -> None:
+    """Raise SchedulingConflict for each upcoming booking the person's windows no longer hold.
+
+    Replacing availability is a change to a rule's input, so like a moved slot it is re-checked:
+    a window may not shrink away from a booking the person already has.
+    """
+    windows = await _windows(session, person_id)
+    conflicts = [
+        conflict
+        for slot in await person_upcoming_bookings(session, person_id)
+        for conflict in find_availability_conflicts(
+            person_id,
+            PlacedSlot(
+                slot_id=slot.id, interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+            ),
+            windows,
+        )
+    ]
+    if conflicts:
+        raise SchedulingConflict(conflicts)
 
 
 def ensure_may_take_role(

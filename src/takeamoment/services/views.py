@@ -7,9 +7,11 @@ never reaches a public answer by accident.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import SerializeAsAny
 from sqlmodel import SQLModel
 
 from takeamoment.db.events import Change, Channel, Event
@@ -129,7 +131,10 @@ class SlotForHost(SlotPublic):
 
 class SchedulePublic(SQLModel):
     event: EventPublic
-    slots: list[SlotForHost] | list[SlotPublic]
+    # Each slot is a SlotForHost (with ``bookings``) for a host, a SlotPublic otherwise. Documented
+    # as SlotPublic: a union of the two lists would be a ``oneOf`` that a host's answer matches
+    # twice (a SlotForHost is also a valid SlotPublic), so the document would call it invalid.
+    slots: Sequence[SerializeAsAny[SlotPublic]]
 
 
 class SlotMoved(SQLModel):

@@ -17,10 +17,11 @@ from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from takeamoment.api.auth import principal_of
+from takeamoment.api.auth_limits import TooManyAuthFailures, authenticate_attempt
 from takeamoment.api.deps import AppSettings, Db, PathKey
 from takeamoment.domain.errors import NotFound
 from takeamoment.services import events
-from takeamoment.services.auth import Principal, authenticate
+from takeamoment.services.auth import Principal
 from takeamoment.services.schedule import get_schedule
 from takeamoment.web.pages import not_found_page
 from takeamoment.web.session import SessionCookies, session_cookies
@@ -102,7 +103,12 @@ class HostPages(Controller):
         """A host's token starts a session; any other token is refused, and said why."""
         next_path = safe_next(data.get("next"))
         token = str(data.get("token") or "").strip()
-        principal = await authenticate(db, token) if token else None
+        try:  # refused sign-ins count against the address, like bad bearer tokens
+            principal = await authenticate_attempt(request, token) if token else None
+        except TooManyAuthFailures as refused:
+            page = _login_page(next_path=next_path, error=refused.detail.capitalize(), status=429)
+            page.set_header("Retry-After", str(refused.retry_after))
+            return page
         if principal is None:
             error = "That token is not valid (or was revoked). Paste the whole host token."
             return _login_page(next_path=next_path, error=error, status=401)

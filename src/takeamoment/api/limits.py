@@ -1,0 +1,128 @@
+"""Per-address request limits on HTTP routes (429) and the body size limit (413), each answered
+in Litestar's error shape with a detail that says what the limit is.
+
+Rate: Litestar's rate-limit middleware, whose 429 here names the limit and carries
+``Retry-After``. Every HTTP route counts except the health probes and ``/static``; WebSockets are
+limited separately (``realtime/limits.py``). The window is fixed: it starts at an address's first
+request and lasts a minute. Counts live in this process's memory, or in Redis (one namespace per
+deployment: the bus channel) when ``TAKEAMOMENT_REDIS_URL`` is set, so that every process of a
+deployment shares them; two processes racing on one address may each let one extra request in.
+
+The address is the ASGI client's host. ``X-Forwarded-For`` is trusted only as uvicorn trusts it
+(``FORWARDED_ALLOW_IPS``, 127.0.0.1 by default): behind any other proxy every client would share
+the proxy's address and its limit.
+
+Body: over ``max_body_bytes`` (``request_max_body_size``) Litestar answers 413 "Request Entity
+Too Large"; :func:`body_too_large` says how large a body may be.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from takeamoment.settings import Settings
+
+if TYPE_CHECKING:
+    from litestar.stores.base import Store
+    from litestar.types import ExceptionHandlersMap, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+STORE_NAME = "rate_limit"
+EXCLUDED_PATHS = ["^/healthz", "^/readyz", "^/static/"]
+
+
+def _error(status_code: int, detail: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    """An answer in Litestar's error shape, always labelled JSON (even on a feed's route)."""
+    return Response(
+        content={"status_code": status_code, "detail": detail},
+        status_code=status_code,
+        headers=headers,
+        media_type=MediaType.JSON,
+    )
+
+
+class RequestRateLimit(RateLimitMiddleware):
+    """Litestar's middleware, but its 429 names the limit and carries ``Retry-After``.
+
+    The 429 is sent from here rather than raised: an exception raised in a middleware is
+    answered outside every middleware, so the security headers (``web/headers.py``) would miss it.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = scope["litestar_app"]
+        client = scope.get("client")
+        if app.state.settings.is_limit_exempt(client[0] if client else None):
+            await self.app(scope, receive, send)
+            return
+        request: Request[Any, Any, Any] = app.request_class(scope)
+        store = self.config.get_store_from_app(app)
+        key = self.cache_key_from_request(request)
+        try:
+            async with self._lock:
+                cache_object = await self.retrieve_cached_history(key, store)
+                refused = len(cache_object.history) >= self.max_requests
+                if not refused:
+                    await self.set_cached_history(key=key, cache_object=cache_object, store=store)
+        except (RedisError, OSError):
+            # The limit guards the service; it must not take it down. While the shared store
+            # (Redis) is away, requests go through uncounted, as they would with no limit.
+            logger.warning("rate-limit store unavailable; serving without the limit")
+            await self.app(scope, receive, send)
+            return
+        if refused:
+            retry_after = max(1, cache_object.reset - int(time.time()))
+            headers = self.create_response_headers(cache_object=cache_object)
+            detail = (
+                f"too many requests from your address (limit {self.max_requests} a minute); "
+                f"try again in {retry_after} s"
+            )
+            response = _error(429, detail, {**headers, "Retry-After": str(retry_after)})
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+            return
+        send = self.create_send_wrapper(send=send, cache_object=cache_object)
+        await self.app(scope, receive, send)
+
+
+def rate_limit_config(settings: Settings) -> RateLimitConfig | None:
+    """The app's request limit, or None when ``rate_limit_per_minute`` is 0 (no limit)."""
+    if settings.rate_limit_per_minute <= 0:
+        return None
+    return RateLimitConfig(
+        rate_limit=("minute", settings.rate_limit_per_minute),
+        exclude=EXCLUDED_PATHS,
+        middleware_class=RequestRateLimit,
+        store=STORE_NAME,
+    )
+
+
+def rate_limit_store(settings: Settings) -> Store:
+    """Where the counts live: Redis (shared by the deployment's processes) or this process."""
+    if settings.redis_url:
+        return RedisStore(
+            Redis.from_url(settings.redis_url),
+            namespace=f"{settings.bus_channel}:rate_limit",
+            handle_client_shutdown=True,  # the store closes its client when the app stops
+        )
+    return MemoryStore()
+
+
+def body_too_large(
+    request: Request[Any, Any, Any], error: RequestEntityTooLarge
+) -> Response[dict[str, Any]]:
+    """413 naming the limit (the app lists it in ``exception_handlers``)."""
+    limit = request.route_handler.resolve_request_max_body_size()
+    return _error(error.status_code, f"request body too large: the limit is {limit} bytes")
+
+
+limit_exception_handlers: ExceptionHandlersMap = {RequestEntityTooLarge: body_too_large}

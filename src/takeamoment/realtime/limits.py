@@ -1,0 +1,85 @@
+"""At most ``ws_max_per_client`` concurrent WebSockets per client address.
+
+One more is accepted and closed at once with code 1013 ("try again later", RFC 6455) and a
+reason, so that browsers and ``takeamoment watch`` see why and retry with their usual backoff.
+Connections are counted per process (per app instance): with N processes or workers behind a
+balancer an address may hold up to N times the limit. 0 means unlimited. The address is the ASGI
+client's host, as for the HTTP rate limit (``api/limits.py``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from litestar import Litestar, WebSocket
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+CLOSE_TRY_AGAIN = 1013
+_STATE_KEY = "ws_connections"
+
+
+class ConnectionCounter:
+    """Open WebSockets per client address; ``acquire`` and ``release`` never await, so a check
+    and its increment cannot interleave with another connection's."""
+
+    def __init__(self, max_per_client: int) -> None:
+        self.max_per_client = max_per_client
+        self._open: Counter[str] = Counter()
+
+    def acquire(self, client: str) -> bool:
+        """Count one more connection from ``client``; False (and nothing counted) when full."""
+        if self.max_per_client > 0 and self._open[client] >= self.max_per_client:
+            return False
+        self._open[client] += 1
+        return True
+
+    def release(self, client: str) -> None:
+        """One connection from ``client`` is gone; its entry goes with its last connection."""
+        self._open[client] -= 1
+        if self._open[client] <= 0:
+            del self._open[client]
+
+    def open(self, client: str) -> int:
+        return self._open[client]
+
+
+def connection_counter(app: Litestar) -> ConnectionCounter:
+    """This app's counter, made on first use from its settings."""
+    counter: ConnectionCounter | None = app.state.get(_STATE_KEY)
+    if counter is None:
+        counter = ConnectionCounter(app.state.settings.ws_max_per_client)
+        app.state[_STATE_KEY] = counter
+    return counter
+
+
+class PerClientConnectionLimit(ASGIMiddleware):
+    """Refuses a WebSocket beyond the per-address limit; put it on every WebSocket route."""
+
+    scopes = (ScopeType.WEBSOCKET,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        app = scope["litestar_app"]
+        address = scope.get("client")
+        client = address[0] if address else "unknown"
+        if app.state.settings.is_limit_exempt(client):
+            await next_app(scope, receive, send)
+            return
+        counter = connection_counter(app)
+        if not counter.acquire(client):
+            socket: WebSocket[Any, Any, Any] = WebSocket(scope, receive, send)
+            await socket.accept()
+            await socket.close(
+                code=CLOSE_TRY_AGAIN,
+                reason=f"too many connections from your address (limit {counter.max_per_client})",
+            )
+            return
+        try:
+            await next_app(scope, receive, send)
+        finally:
+            counter.release(client)
+
+
+per_client_connection_limit = PerClientConnectionLimit()

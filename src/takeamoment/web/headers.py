@@ -1,0 +1,74 @@
+"""Security headers on every HTTP response of a route: pages, /static, the API and the feeds.
+
+The pages hold no inline script or style, so the Content-Security-Policy allows only our own
+files; ``connect-src`` names ``ws:``/``wss:`` of ``public_url`` explicitly (browsers before CSP
+level 3 do not let ``'self'`` cover WebSockets). No site may frame us, and no URL leaves in a
+``Referer``: a person's page links to their feed, whose URL is its secret. A header the route
+set itself wins. The OpenAPI pages (``/schema``) load their viewer's scripts from a CDN, so they
+get every header but the CSP. Answers made before routing (an unknown path's 404) carry none.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from takeamoment.settings import Settings
+
+SCHEMA_PREFIX = "/schema"
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def content_security_policy(settings: Settings) -> str:
+    host = urlsplit(settings.public_url).netloc
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"connect-src 'self' ws://{host} wss://{host}",
+            "img-src 'self' data:",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
+def security_headers(settings: Settings) -> tuple[Headers, Headers]:
+    """(headers for every response, the CSP header added outside ``/schema``)."""
+    common = {
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "x-frame-options": "DENY",
+        "permissions-policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+    csp = [(b"content-security-policy", content_security_policy(settings).encode())]
+    return [(k.encode(), v.encode()) for k, v in common.items()], csp
+
+
+class SecurityHeaders(ASGIMiddleware):
+    """Adds :func:`security_headers` to each response start, keeping any the route set."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, settings: Settings) -> None:
+        self.common, self.csp = security_headers(settings)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        extra = self.common if scope["path"].startswith(SCHEMA_PREFIX) else self.common + self.csp
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in extra if name not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await next_app(scope, receive, send_with_headers)

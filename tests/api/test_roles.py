@@ -1,0 +1,249 @@
+"""Every HTTP route has a declared role, and the role is what the route enforces.
+
+``ROLES`` is the declaration: a route the app serves that is missing from it fails
+``test_every_route_has_a_declared_role``, so a new route cannot ship without someone deciding who
+may call it. The roles:
+
+- ``anyone``: no token needed (a viewer); never 401 or 403.
+- ``host``: 401 without a valid token, 403 for a creator's token, a host passes.
+- ``self``: a host, or the person the path names (a booking's booked person); 401 anonymous,
+  403 for another person.
+- ``person``: a creator or therapist, about themselves only; 401 anonymous, 403 for a host.
+- ``feed-token``: the unguessable token in the path is the credential; a wrong one is 404.
+- ``host-page``: a host's browser page; anyone else is sent to the sign-in page.
+- ``csrf-form``: a form of the host pages; without the page's CSRF token it is 403.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from litestar.routes import HTTPRoute
+
+from takeamoment.settings import Settings
+from tests.api.builders import event_with_channels, invite
+from tests.helpers import Client, at, auth, make_person, make_slot, ok, publish
+
+ROLES: dict[tuple[str, str], str] = {
+    ("GET", "/api/events"): "anyone",
+    ("POST", "/api/events"): "host",
+    ("GET", "/api/events/{slug:str}"): "anyone",
+    ("PATCH", "/api/events/{slug:str}"): "host",
+    ("POST", "/api/events/{slug:str}/publish"): "host",
+    ("POST", "/api/events/{slug:str}/channels"): "host",
+    ("POST", "/api/events/{slug:str}/slots"): "host",
+    ("GET", "/api/events/{slug:str}/schedule"): "anyone",
+    ("GET", "/api/events/{slug:str}/changes"): "anyone",
+    ("GET", "/api/events/{slug:str}/readiness"): "host",
+    ("POST", "/api/people"): "host",
+    ("GET", "/api/people/{person_id:str}"): "self",
+    ("PUT", "/api/people/{person_id:str}/availability"): "self",
+    ("POST", "/api/people/{person_id:str}/feed-token/rotate"): "self",
+    ("POST", "/api/people/{person_id:str}/license/verify"): "host",
+    ("PATCH", "/api/slots/{slot_id:str}"): "host",
+    ("POST", "/api/slots/{slot_id:str}/bookings"): "host",
+    ("POST", "/api/slots/{slot_id:str}/live"): "host",
+    ("POST", "/api/slots/{slot_id:str}/end"): "host",
+    ("POST", "/api/slots/{slot_id:str}/cancel"): "host",
+    ("POST", "/api/slots/{slot_id:str}/delay"): "host",
+    ("POST", "/api/bookings/{booking_id:str}/accept"): "self",
+    ("POST", "/api/bookings/{booking_id:str}/decline"): "self",
+    ("DELETE", "/api/bookings/{booking_id:str}"): "host",
+    ("GET", "/api/me/notifications"): "person",
+    ("GET", "/api/audit"): "host",
+    ("GET", "/api/events/{slug:str}/audit"): "host",
+    ("GET", "/healthz"): "anyone",
+    ("GET", "/readyz"): "anyone",
+    ("GET", "/events/{slug:str}/calendar.ics"): "anyone",
+    ("GET", "/feeds/{feed_file:str}"): "feed-token",
+    ("GET", "/"): "anyone",
+    ("GET", "/events/{slug:str}"): "anyone",
+    ("GET", "/host/login"): "anyone",
+    ("GET", "/host"): "host-page",
+    ("GET", "/host/events/{slug:str}"): "host-page",
+    ("POST", "/host/login"): "csrf-form",
+    ("POST", "/host/logout"): "csrf-form",
+}
+# Ownership is checked after the body is read, so "self" routes need a valid body to reach it.
+BODIES: dict[tuple[str, str], Any] = {("PUT", "/api/people/{person_id:str}/availability"): []}
+UNDECLARED_PREFIXES = ("/schema", "/static", "/_bench")  # the OpenAPI UI and files: public
+DENIED = {401, 403}
+CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+PARAM = re.compile(r"\{(\w+):\w+\}")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These tests send many bad tokens on purpose; the failure limit is tested elsewhere."""
+    return settings.model_copy(update={"auth_failure_limit": 10_000})
+
+
+def served_routes(client: Client) -> set[tuple[str, str]]:
+    """(method, path) of every HTTP route the app serves, but OPTIONS/HEAD and the schema/files."""
+    routes = set()
+    for route in client.app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith(UNDECLARED_PREFIXES):
+            continue
+        for handler in route.route_handlers:
+            routes |= {
+                (m, route.path) for m in handler.http_methods if m not in {"OPTIONS", "HEAD"}
+            }
+    return routes
+
+
+def test_every_route_has_a_declared_role(client: Client) -> None:
+    served = served_routes(client)
+    assert served - ROLES.keys() == set(), "declare a role in ROLES for these new routes"
+    assert ROLES.keys() - served == set(), "these declared routes are no longer served"
+
+
+async def world(client: Client, host_token: str) -> dict[str, Any]:
+    """A published event with a slot, creators Ana (invited to it) and Bob."""
+    await event_with_channels(client, host_token)
+    await publish(client, host_token)
+    slot = await make_slot(client, host_token, at(10), at(11))
+    ana = await make_person(client, host_token, "ana")
+    bob = await make_person(client, host_token, "bob")
+    booking = await invite(client, host_token, slot["id"], ana)
+    return {"slot": slot, "ana": ana, "bob": bob, "booking": booking}
+
+
+def url_of(path: str, ids: dict[str, str]) -> str:
+    return PARAM.sub(lambda match: ids[match.group(1)], path)
+
+
+async def new_feed_file(client: Client, host_token: str, person_id: str) -> str:
+    """Rotate the person's feed token as the host; the new feed's file name."""
+    path = f"/api/people/{person_id}/feed-token/rotate"
+    rotated = await ok(await client.post(path, headers=auth(host_token)))
+    return str(rotated["feed_url"]).rsplit("/", 1)[-1]
+
+
+async def status(client: Client, method: str, url: str, token: str | None, body: Any = None) -> int:
+    headers = auth(token) if token else {}
+    response = await client.request(method, url, json=body, headers=headers, follow_redirects=False)
+    return response.status_code
+
+
+# For each role and caller: the exact status, or "pass" for "the guard let it through" (any
+# answer but 401 and 403: host routes get no body, so a host may well get a 400).
+EXPECTED: dict[str, dict[str, int | str]] = {
+    "anyone": dict.fromkeys(("nobody", "unknown", "other", "self", "host"), "pass"),
+    "host": {"nobody": 401, "unknown": 401, "other": 403, "self": 403, "host": "pass"},
+    "self": {"nobody": 401, "unknown": 401, "other": 403, "self": "pass", "host": "pass"},
+    "person": {"nobody": 401, "unknown": 401, "other": "pass", "self": "pass", "host": 403},
+    "host-page": {"nobody": 303, "unknown": 303, "other": 303, "self": 303, "host": 200},
+}
+
+
+async def check_route(
+    client: Client, route: tuple[str, str], ids: dict[str, str], tokens: dict[str, str | None]
+) -> None:
+    """Call the route as each kind of caller and assert what its declared role promises."""
+    method, path = route
+    url, body = url_of(path, ids), BODIES.get(route)
+    for who, wanted in EXPECTED[ROLES[route]].items():
+        answer = await status(client, method, url, tokens[who], body)
+        passed = answer == wanted if isinstance(wanted, int) else answer not in DENIED
+        assert passed, (method, path, ROLES[route], who, answer, wanted)
+
+
+async def test_each_route_enforces_its_declared_role(client: Client, host_token: str) -> None:
+    state = await world(client, host_token)
+    ana, bob = state["ana"], state["bob"]
+    ids = {
+        "slug": "tam",
+        "person_id": ana["id"],
+        "slot_id": state["slot"]["id"],
+        "booking_id": state["booking"]["id"],
+    }
+    tokens = {
+        "nobody": None,
+        "unknown": "tam_nope",
+        "other": bob["token"],
+        "self": ana["token"],
+        "host": host_token,
+    }
+    checked = [route for route, role in ROLES.items() if role in EXPECTED]
+    for route in checked:
+        await check_route(client, route, ids, tokens)
+    assert len(checked) == len(ROLES) - 3  # the feed and the two forms: below
+
+    # The feed's token is its credential: the right one serves the feed, anything else is 404.
+    path = "/feeds/{feed_file:str}"
+    good = url_of(path, {"feed_file": await new_feed_file(client, host_token, ana["id"])})
+    assert await status(client, "GET", good, None) == 200
+    assert await status(client, "GET", url_of(path, {"feed_file": "tamf_nope.ics"}), None) == 404
+
+    # The host pages' forms: refused without the page's CSRF token, accepted with it.
+    for path in ("/host/login", "/host/logout"):
+        form = {"token": host_token}
+        assert (await client.post(path, data=form)).status_code == 403
+        page = await client.get("/host/login")
+        match = CSRF_FIELD.search(page.text)
+        assert match, page.text
+        form["_csrf_token"] = match.group(1)
+        response = await client.post(path, data=form, follow_redirects=False)
+        assert response.status_code == 303, (path, response.text)
+    client.cookies.clear()
+
+
+async def test_a_creator_cannot_read_or_change_another_creators_things(
+    client: Client, host_token: str
+) -> None:
+    state = await world(client, host_token)
+    ana, bob, booking = state["ana"], state["bob"], state["booking"]
+    as_bob = auth(bob["token"])
+    refused: list[tuple[str, str, Any]] = [
+        ("GET", f"/api/people/{ana['id']}", None),
+        ("PUT", f"/api/people/{ana['id']}/availability", [{"starts_at": at(9), "ends_at": at(12)}]),
+        ("POST", f"/api/people/{ana['id']}/feed-token/rotate", None),
+        ("POST", f"/api/bookings/{booking['id']}/accept", None),
+        ("POST", f"/api/bookings/{booking['id']}/decline", None),
+    ]
+    for method, path, body in refused:
+        response = await client.request(method, path, json=body, headers=as_bob)
+        assert response.status_code == 403, (method, path, response.text)
+
+    # Nothing changed: Ana's booking is still only invited, her feed URL still works.
+    ana_file = str(ana["feed_url"]).rsplit("/", 1)[-1]
+    assert (await client.get(f"/feeds/{ana_file}")).status_code == 200
+    answered = await ok(
+        await client.post(f"/api/bookings/{booking['id']}/accept", headers=auth(ana["token"]))
+    )
+    assert answered["status"] == "confirmed"
+
+    # Bob's own reads never carry Ana's notifications, ids or feed token.
+    ana_token = ana_file.removesuffix(".ics")
+    bob_notes = await ok(await client.get("/api/me/notifications", headers=as_bob))
+    ana_notes = await ok(await client.get("/api/me/notifications", headers=auth(ana["token"])))
+    assert bob_notes == []
+    assert [note["kind"] for note in ana_notes] == ["booking.invited"]
+    bob_self = await client.get(f"/api/people/{bob['id']}", headers=as_bob)
+    assert bob_self.status_code == 200
+    for text in (bob_self.text, str(bob_notes)):
+        assert ana["id"] not in text and ana_token not in text
+
+
+async def test_a_creators_stream_never_carries_another_creators_notifications(
+    client: Client, host_token: str
+) -> None:
+    state = await world(client, host_token)  # Ana is invited to the 10:00 slot
+    ana, bob = state["ana"], state["bob"]
+    bobs_slot = await make_slot(client, host_token, at(12), at(13))
+    await invite(client, host_token, bobs_slot["id"], bob)
+    with await client.websocket_connect(f"/ws/me?token={bob['token']}") as ws:
+        stored = ws.receive_json(timeout=10)
+        later_slot = await make_slot(client, host_token, at(14), at(15))
+        await invite(client, host_token, later_slot["id"], ana)  # not for Bob
+        await invite(client, host_token, later_slot["id"], bob)
+        live = ws.receive_json(timeout=10)
+    assert (stored["seq"], stored["slot"]["id"]) == (1, bobs_slot["id"])
+    assert (live["seq"], live["slot"]["id"], live["kind"]) == (
+        2,
+        later_slot["id"],
+        "booking.invited",
+    )
+    assert ana["id"] not in str([stored, live])

@@ -1,0 +1,74 @@
+"""``takeamoment token list`` and ``token revoke``, run as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from litestar.testing import AsyncTestClient
+
+from takeamoment.app import create_app
+from takeamoment.services.tokens import hash_token
+from takeamoment.settings import Settings
+from tests.e2e.conftest import BIN, server_env
+from tests.e2e.conftest import issue_host_token as issue
+
+
+def takeamoment(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN), *args], env=env, cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+def listed(env: dict[str, str], cwd: Path) -> dict[str, str]:
+    """Token id -> the rest of its row in ``token list``."""
+    result = takeamoment(env, cwd, "token", "list")
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["ID", "CREATED", "(UTC)", "STATUS", "HOST"]
+    return {row.split()[0]: row for row in rows}
+
+
+async def test_tokens_are_listed_without_secrets_and_revoked_by_id_or_value(
+    db_url: str, tmp_path: Path
+) -> None:
+    env = server_env(db_url)
+    first, second = issue(env, tmp_path), issue(env, tmp_path)
+    rows = listed(env, tmp_path)
+    assert len(rows) == 2 and all("active" in row and "E2E Host" in row for row in rows.values())
+    first_id, second_id = rows
+
+    revoked = takeamoment(env, tmp_path, "token", "revoke", first_id)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.startswith(f"revoked host token {first_id} of E2E Host at ")
+    again = takeamoment(env, tmp_path, "token", "revoke", first_id)
+    assert again.returncode == 0 and "already revoked" in again.stdout
+    by_value = takeamoment(env, tmp_path, "token", "revoke", "--token", second)
+    assert by_value.returncode == 0 and second_id in by_value.stdout
+
+    listing = takeamoment(env, tmp_path, "token", "list")
+    assert all("revoked 20" in row for row in listed(env, tmp_path).values())
+    everything = listing.stdout + listing.stderr + revoked.stdout + by_value.stdout
+    for token in (first, second):
+        assert token not in everything and hash_token(token) not in everything
+
+    settings = Settings(database_url=db_url, secret_key="e2e-secret", public_url="http://t")
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        for token in (first, second):
+            response = await client.get(
+                "/api/people/x", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 401, response.text
+
+
+def test_revoking_an_unknown_token_fails_with_a_clear_message(db_url: str, tmp_path: Path) -> None:
+    env = server_env(db_url)
+    unknown = takeamoment(env, tmp_path, "token", "revoke", "no-such-id")
+    assert unknown.returncode == 1
+    assert "no token has the id 'no-such-id'" in unknown.stderr
+    by_value = takeamoment(env, tmp_path, "token", "revoke", "--token", "tam_never-issued")
+    assert by_value.returncode == 1 and "no token matches" in by_value.stderr
+    neither = takeamoment(env, tmp_path, "token", "revoke")
+    assert neither.returncode == 2 and "TOKEN_ID or --token" in neither.stderr
+    empty = takeamoment(env, tmp_path, "token", "list")
+    assert empty.returncode == 0 and empty.stdout == "" and "no host tokens yet" in empty.stderr
