@@ -21,35 +21,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import random
-import secrets
-import shlex
-import shutil
-import signal
-import socket
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
+from _report import backends_report, bounded, run_main
+from _server import HOST, PG_ADMIN_DSN, BenchError, postgres_version, running_servers
 
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgres")
-HOST = "127.0.0.1"
 
 EVENT = "bench"
 DAY = datetime(2030, 10, 10, tzinfo=UTC)  # far ahead, so nothing is ever "in the past"
@@ -61,17 +52,10 @@ REQUESTS_PER_PERSON = 60
 WARMUP_REQUESTS = 50
 SETUP_CONCURRENCY = 4
 
-READY_TIMEOUT_S = 60.0
-COMMAND_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 30.0
 PHASE_TIMEOUT_S = 300.0
-STOP_TIMEOUT_S = 15.0
 MAX_REQUESTS = 100_000
 MAX_CONCURRENCY = 256
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not run as intended."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,117 +296,6 @@ def conflict_kinds(phase: Phase) -> Counter[str]:
 # --- the server under test --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Server:
-    process: asyncio.subprocess.Process
-    port: int
-    env: dict[str, str]
-    workdir: Path
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "server.log"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def takeamoment_command() -> str:
-    beside = Path(sys.executable).parent / "takeamoment"
-    found = str(beside) if beside.exists() else shutil.which("takeamoment")
-    if not found:
-        raise BenchError("the takeamoment command is not installed (run bin/setup)")
-    return found
-
-
-def server_env(database_url: str, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEAMOMENT_")}
-    env.update(
-        TAKEAMOMENT_DATABASE_URL=database_url,
-        TAKEAMOMENT_SECRET_KEY=secrets.token_urlsafe(32),
-        TAKEAMOMENT_PUBLIC_URL=f"http://{HOST}:{port}",
-        # No access log: measure the app, not log writing (the same for every phase).
-        TAKEAMOMENT_LOG_LEVEL="warning",
-    )
-    return env
-
-
-@contextlib.asynccontextmanager
-async def running_server(database_url: str, workdir: Path) -> AsyncIterator[Server]:
-    """``takeamoment serve`` on a free port of 127.0.0.1; always stopped on the way out."""
-    port = free_port()
-    env = server_env(database_url, port)
-    with (workdir / "server.log").open("wb") as server_log:
-        process = await asyncio.create_subprocess_exec(
-            takeamoment_command(),
-            *("serve", "--host", HOST, "--port", str(port)),
-            env=env,
-            cwd=workdir,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=server_log,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            yield Server(process, port, env, workdir)
-        finally:
-            await stop(process)
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is not None:
-        return
-    process.terminate()
-    try:
-        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-
-
-async def wait_ready(client: httpx.AsyncClient, server: Server) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.returncode is not None:
-            raise BenchError(f"the server exited with status {server.process.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if (await client.get("/readyz")).status_code == 200:
-                return
-        await asyncio.sleep(0.1)
-    raise BenchError(f"the server was not ready within {READY_TIMEOUT_S:.0f}s")
-
-
-async def issue_host_token(server: Server) -> str:
-    """``takeamoment token issue``, against the server's database; the token is the last line."""
-    process = await asyncio.create_subprocess_exec(
-        takeamoment_command(),
-        *("token", "issue", "--role", "host", "--name", "bench"),
-        env=server.env,
-        cwd=server.workdir,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), COMMAND_TIMEOUT_S)
-    except TimeoutError as error:
-        await stop(process)
-        raise BenchError("takeamoment token issue did not finish in time") from error
-    lines = out.decode().strip().splitlines()
-    if process.returncode != 0 or not lines:
-        raise BenchError(f"takeamoment token issue failed: {err.decode()[-2000:]}")
-    return lines[-1].strip()
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    return "(no server log)"
-
-
 def new_client(port: int, concurrency: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         base_url=f"http://{HOST}:{port}",
@@ -432,45 +305,10 @@ def new_client(port: int, concurrency: int) -> httpx.AsyncClient:
     )
 
 
-# --- databases --------------------------------------------------------------------------------
-
-
-async def pg_admin(dsn: str, sql: str) -> Any:
-    connection = await asyncpg.connect(dsn, timeout=5)
-    try:
-        return await connection.fetchval(sql)
-    finally:
-        await connection.close()
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(backend: str, workdir: Path, pg_admin_dsn: str) -> AsyncIterator[str]:
-    """A new, empty database for one run; a PostgreSQL one is dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-        return
-    name = f"tam_bench_{secrets.token_hex(5)}"  # hex only: safe to quote into the DDL below
-    try:
-        await pg_admin(pg_admin_dsn, f'CREATE DATABASE "{name}"')
-    except (OSError, asyncpg.PostgresError) as error:
-        raise BenchError(f"PostgreSQL is not reachable at {pg_admin_dsn}: {error}") from error
-    try:
-        base = pg_admin_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        yield f"{base}/{name}"
-    finally:
-        try:
-            await pg_admin(pg_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except (OSError, asyncpg.PostgresError) as error:
-            log(f"could not drop the scratch database {name}: {error}")
-
-
 async def backend_version(backend: str, pg_admin_dsn: str) -> str:
     if backend == "sqlite":
         return f"SQLite {sqlite3.sqlite_version}"
-    with contextlib.suppress(OSError, asyncpg.PostgresError):
-        version = str(await pg_admin(pg_admin_dsn, "SHOW server_version"))
-        return f"PostgreSQL {version.split()[0]}"
-    return "PostgreSQL (unreachable)"
+    return await postgres_version(pg_admin_dsn)
 
 
 # --- one backend, end to end ------------------------------------------------------------------
@@ -513,21 +351,15 @@ async def measure(
 
 
 async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
-    with tempfile.TemporaryDirectory(prefix=f"tam-bench-{backend}-") as tmp:
-        workdir = Path(tmp)
-        async with (
-            fresh_database(backend, workdir, args.pg_admin_dsn) as url,
-            running_server(url, workdir) as server,
-            new_client(server.port, args.concurrency) as client,
-        ):
+    log(f"{backend}: starting the server")
+    async with running_servers(backend=backend, pg_admin_dsn=args.pg_admin_dsn) as cluster:
+        port = cluster.servers[0].port
+        async with new_client(port, args.concurrency) as client:
             try:
-                log(f"{backend}: starting the server on port {server.port}")
-                await wait_ready(client, server)
-                auth = {"Authorization": f"Bearer {await issue_host_token(server)}"}
-                return await measure(client, auth, args, backend)
+                log(f"{backend}: the server is ready on port {port}")
+                return await measure(client, cluster.auth, args, backend)
             except BenchError as error:
-                tail = log_tail(server.log_path)
-                raise BenchError(f"{error}\n--- server log (last lines) ---\n{tail}") from error
+                raise BenchError(f"{error}\n{cluster.log_tails()}") from error
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -566,13 +398,6 @@ def details(result: Result) -> str:
     )
 
 
-def command_line() -> str:
-    python = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        python = python.relative_to(Path.cwd())
-    return shlex.join([str(python), *sys.argv])
-
-
 def report(
     results: Sequence[Result],
     failures: dict[str, str],
@@ -585,11 +410,7 @@ def report(
         f" Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end."
         " healthz measured right before the bookings."
     )
-    lines = [*table(results, labels), "", setup, ""]
-    lines += [details(r) for r in results]
-    lines += [f"- {backend}: FAILED: {why.splitlines()[0]}" for backend, why in failures.items()]
-    lines += ["", f"Command: `{command_line()}`"]
-    return "\n".join(lines)
+    return backends_report(table(results, labels), setup, [details(r) for r in results], failures)
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -603,27 +424,17 @@ def _backends(value: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        number = int(value)
-        if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
-        return number
-
-    return parse
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
         "--requests",
-        type=_bounded(WARMUP_REQUESTS, MAX_REQUESTS),
+        type=bounded(WARMUP_REQUESTS, MAX_REQUESTS),
         default=2000,
         help="requests per phase (healthz before, bookings, healthz after); default 2000",
     )
     parser.add_argument(
         "--concurrency",
-        type=_bounded(1, MAX_CONCURRENCY),
+        type=bounded(1, MAX_CONCURRENCY),
         default=16,
         help="concurrent client tasks; default 16",
     )
@@ -657,23 +468,8 @@ async def run(args: argparse.Namespace) -> int:
     return 1 if failures or errors else 0
 
 
-async def run_stoppable(args: argparse.Namespace) -> int:
-    """``run``, cancelled by SIGTERM as asyncio already does on Ctrl-C, so cleanup always runs."""
-    task = asyncio.current_task()
-    if task is not None:
-        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await run(args)
-
-
 def main() -> None:
-    args = parse_args()
-    try:
-        status = asyncio.run(run_stoppable(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        log("interrupted: servers stopped, scratch databases dropped")
-        status = 130
-    sys.exit(status)
+    run_main(run, parse_args(), log, "interrupted: servers stopped, scratch databases dropped")
 
 
 if __name__ == "__main__":

@@ -40,29 +40,17 @@ import resource
 import signal
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from bookings import (
-    HOST,
-    BenchError,
-    Call,
-    command_line,
-    free_port,
-    issue_host_token,
-    log_tail,
-    new_client,
-    run_checked,
-    running_server,
-    stop,
-    wait_ready,
-)
+from _report import bounded, command_line, ms, percentile
+from _server import HOST, BenchError, free_port, running_servers, stop
+from bookings import Call, new_client, run_checked
 from loadclient import Connected, LoadClientError, Received, ViewerPool
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -132,8 +120,8 @@ class Run:
     def ok(self) -> bool:
         return not self.error and len(self.changes) > 0
 
-    def all_ms(self, percentile: int) -> float:
-        return percentile_of([c.all_ms for c in self.changes], percentile)
+    def all_ms(self, p: int) -> float:
+        return percentile([c.all_ms for c in self.changes], p)
 
     @property
     def kib_per_viewer(self) -> float:
@@ -171,14 +159,6 @@ class Run:
 
 def first_line(error: BaseException) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0]
-
-
-def percentile_of(values: Sequence[float], percentile: int) -> float:
-    if not values:
-        return math.nan
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1]
 
 
 # --- the two servers --------------------------------------------------------------------------
@@ -302,23 +282,19 @@ async def build_event(client: httpx.AsyncClient, auth: dict[str, str], slots: in
 @contextlib.asynccontextmanager
 async def ours(args: argparse.Namespace) -> AsyncIterator[Ours]:
     """``takeamoment serve`` on a fresh SQLite database, with one published event built."""
-    with tempfile.TemporaryDirectory(prefix="tam-fanout-") as tmp:
-        workdir = Path(tmp)
-        url = f"sqlite+aiosqlite:///{workdir / 'fanout.db'}"
-        async with running_server(url, workdir) as server, new_client(server.port, 4) as client:
+    async with running_servers(backend="sqlite") as cluster:
+        server = cluster.servers[0]
+        async with new_client(server.port, 4) as client:
             try:
-                await wait_ready(client, server)
-                auth = {"Authorization": f"Bearer {await issue_host_token(server)}"}
-                slot_ids = await build_event(client, auth, slot_count(args))
+                slot_ids = await build_event(client, cluster.auth, slot_count(args))
                 live_end = args.change_kind == "live-end" or (
                     args.change_kind == "auto" and await has_live_routes(client)
                 )
-                ws_url = f"ws://{HOST}:{server.port}/ws/events/{EVENT}"
+                ws_url = f"{server.ws_url}/ws/events/{EVENT}"
                 pid = server.process.pid
-                yield Ours("ours", pid, ws_url, client, auth, slot_ids, live_end)
+                yield Ours("ours", pid, ws_url, client, cluster.auth, slot_ids, live_end)
             except BenchError as error:
-                tail = log_tail(server.log_path)
-                raise BenchError(f"{error}\n--- server log (last lines) ---\n{tail}") from error
+                raise BenchError(f"{error}\n{cluster.log_tails()}") from error
 
 
 @contextlib.asynccontextmanager
@@ -547,10 +523,6 @@ async def bench_pair(pools: Sequence[ViewerPool], viewers: int, args: argparse.N
 # --- the report -------------------------------------------------------------------------------
 
 
-def _ms(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:,.1f}"
-
-
 def table(pairs: Sequence[Pair]) -> list[str]:
     lines = [
         "| viewers | ours median ms | ours p99 ms | baseline median ms | baseline p99 ms"
@@ -560,8 +532,8 @@ def table(pairs: Sequence[Pair]) -> list[str]:
     for p in pairs:
         o, b = p.ours, p.base
         lines.append(
-            f"| {o.viewers:,} | {_ms(o.all_ms(50))} | {_ms(o.all_ms(99))}"
-            f" | {_ms(b.all_ms(50))} | {_ms(b.all_ms(99))} | {_ratio(p.ratio)}"
+            f"| {o.viewers:,} | {ms(o.all_ms(50))} | {ms(o.all_ms(99))}"
+            f" | {ms(b.all_ms(50))} | {ms(b.all_ms(99))} | {_ratio(p.ratio)}"
             f" | {_kib(o)} | {_kib(b)} |"
         )
     return lines
@@ -586,9 +558,9 @@ def run_details(run: Run) -> str:
     received = run.received
     return (
         f"- {run.server}, {run.viewers:,} viewers: per viewer and change p50"
-        f" {_ms(percentile_of(latencies, 50))} ms, p99 {_ms(percentile_of(latencies, 99))} ms,"
-        f" max {_ms(max(latencies))} ms; first viewer after {_ms(run.first_ms())} ms and host"
-        f" request answered after {_ms(http)} ms (medians){broadcast_note(run)};"
+        f" {ms(percentile(latencies, 50))} ms, p99 {ms(percentile(latencies, 99))} ms,"
+        f" max {ms(max(latencies))} ms; first viewer after {ms(run.first_ms())} ms and host"
+        f" request answered after {ms(http)} ms (medians){broadcast_note(run)};"
         f" {run.missing} deliveries missing, {received.lost if received else 0} viewers dropped;"
         f" message {sizes[0]}–{sizes[-1]} B, snapshot {connected.start_bytes} B;"
         f" {run.viewers:,} connected with snapshots in {connected.seconds:.1f}s;"
@@ -601,7 +573,7 @@ def broadcast_note(run: Run) -> str:
     measured = [run.broadcast_ms[c.seq] for c in run.changes if c.seq in run.broadcast_ms]
     if not measured:
         return ""
-    return f", the `broadcast()` call itself {_ms(statistics.median(measured))} ms (median)"
+    return f", the `broadcast()` call itself {ms(statistics.median(measured))} ms (median)"
 
 
 def verdicts(pairs: Sequence[Pair]) -> list[str]:
@@ -667,16 +639,6 @@ def _viewer_counts(value: str) -> list[int]:
     return counts
 
 
-def _bounded(low: int, high: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        number = int(value)
-        if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low} and {high}")
-        return number
-
-    return parse
-
-
 def _changes(value: str) -> int:
     number = int(value)
     if not MIN_CHANGES <= number <= 1000:
@@ -696,12 +658,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--changes", type=_changes, default=MIN_CHANGES, help="measured changes per N; default 20"
     )
     parser.add_argument(
-        "--warmup", type=_bounded(0, 100), default=2, help="unmeasured changes first; default 2"
+        "--warmup", type=bounded(0, 100), default=2, help="unmeasured changes first; default 2"
     )
     parser.add_argument("--quick", action="store_true", help="a small run: 200 and 1,000 viewers")
     parser.add_argument(
         "--processes",
-        type=_bounded(1, 32),
+        type=bounded(1, 32),
         default=min(4, max(2, os.cpu_count() or 2)),
         help="load client worker processes per server; default 2-4 by CPU count",
     )

@@ -29,45 +29,22 @@ command that produced it.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import os
 import platform
-import signal
 import statistics
-import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from _report import command_line, run_main
+from _server import PG_ADMIN_DSN, BenchError, running_servers
 
-# Shared with the booking benchmark: the server process, its database and the HTTP client.
-from bookings import (
-    DAY,
-    HOST,
-    PG_ADMIN_DSN,
-    BenchError,
-    Call,
-    Server,
-    backend_version,
-    command_line,
-    free_port,
-    fresh_database,
-    issue_host_token,
-    log,
-    log_tail,
-    new_client,
-    run_checked,
-    run_phase,
-    server_env,
-    stop,
-    takeamoment_command,
-    wait_ready,
-)
+# Shared with the booking benchmark: the HTTP client and how it sends calls.
+from bookings import DAY, Call, backend_version, log, new_client, run_checked, run_phase
 
 EVENT = "feeds"
 CHANNELS = 4
@@ -96,30 +73,6 @@ class Timing:
     @property
     def p50_ms(self) -> float:
         return statistics.median(self.latencies) * 1000
-
-
-# --- the server -------------------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def feed_server(database_url: str, workdir: Path, static_dir: Path) -> AsyncIterator[Server]:
-    """``takeamoment serve`` with the benchmark-only static route; always stopped on the way out."""
-    port = free_port()
-    env = {**server_env(database_url, port), "TAKEAMOMENT_BENCH_STATIC_DIR": str(static_dir)}
-    with (workdir / "server.log").open("wb") as server_log:
-        process = await asyncio.create_subprocess_exec(
-            takeamoment_command(),
-            *("serve", "--host", HOST, "--port", str(port)),
-            env=env,
-            cwd=workdir,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=server_log,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            yield Server(process, port, env, workdir)
-        finally:
-            await stop(process)
 
 
 # --- building the event through the API --------------------------------------------------------
@@ -335,44 +288,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 async def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="tam-bench-feeds-") as tmp:
         workdir = Path(tmp)
-        static_dir = workdir / "static"
+        static_dir = workdir / "static"  # the benchmark-only static route serves this
         static_dir.mkdir()
-        async with (
-            fresh_database(args.backend, workdir, args.pg_admin_dsn) as url,
-            feed_server(url, workdir, static_dir) as server,
-            new_client(server.port, args.concurrency) as client,
-        ):
-            try:
-                log(f"starting the server on port {server.port} ({args.backend})")
-                await wait_ready(client, server)
-                auth = {"Authorization": f"Bearer {await issue_host_token(server)}"}
-                timings, size = await measure(client, auth, static_dir, args)
-            except BenchError as error:
-                log(
-                    f"FAILED: {error}\n--- server log (last lines) ---\n{log_tail(server.log_path)}"
-                )
-                return 1
+        log(f"starting the server ({args.backend})")
+        async with running_servers(
+            backend=args.backend,
+            pg_admin_dsn=args.pg_admin_dsn,
+            extra_env={"TAKEAMOMENT_BENCH_STATIC_DIR": str(static_dir)},
+            workdir=workdir,
+        ) as cluster:
+            port = cluster.servers[0].port
+            async with new_client(port, args.concurrency) as client:
+                try:
+                    log(f"the server is ready on port {port}")
+                    timings, size = await measure(client, cluster.auth, static_dir, args)
+                except BenchError as error:
+                    log(f"FAILED: {error}\n{cluster.log_tails()}")
+                    return 1
     print(report(timings, size, await backend_version(args.backend, args.pg_admin_dsn), args))
     return 0
 
 
-async def run_stoppable(args: argparse.Namespace) -> int:
-    """``run``, cancelled by SIGTERM as asyncio already does on Ctrl-C, so cleanup always runs."""
-    task = asyncio.current_task()
-    if task is not None:
-        with contextlib.suppress(NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await run(args)
-
-
 def main() -> None:
-    args = parse_args()
-    try:
-        status = asyncio.run(run_stoppable(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        log("interrupted: server stopped, scratch database dropped")
-        status = 130
-    sys.exit(status)
+    run_main(run, parse_args(), log, "interrupted: server stopped, scratch database dropped")
 
 
 if __name__ == "__main__":

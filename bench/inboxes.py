@@ -16,7 +16,6 @@ receipt at the end (``collect``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import signal
@@ -27,16 +26,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
-from websockets.http11 import Response
+from _workers import STOP_TIMEOUT_S, PipeWorker, start_workers, stop_workers
+from _wsclient import CLOSE_TIMEOUT_S, TextClient
 from websockets.protocol import State
 from websockets.uri import WebSocketURI, parse_uri
 
 OPEN_ATTEMPTS = 3
 OPEN_TIMEOUT_S = 30.0
-CLOSE_TIMEOUT_S = 5.0
-STOP_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 60.0
 
 
@@ -81,93 +77,34 @@ def parse_receipt(received_ns: int, text: bytes) -> Receipt | None:
 # --- inside a worker process ------------------------------------------------------------------
 
 
-class Inbox(asyncio.Protocol):
+class Inbox(TextClient):
     """One person's ``/ws/me``: the handshake, then a receipt for every notification."""
 
     def __init__(self, shard: Shard, person: str, uri: WebSocketURI) -> None:
-        loop = asyncio.get_running_loop()
+        super().__init__(uri, time.time_ns)
         self.shard = shard
         self.person = person
-        self.ws = ClientProtocol(uri, max_size=None)
-        self.transport: asyncio.Transport | None = None
-        self.opened: asyncio.Future[None] = loop.create_future()
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.text = b""
-        self.leaving = False
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.ws.send_request(self.ws.connect())
-        self._flush()
-
-    def data_received(self, data: bytes) -> None:
-        now = time.time_ns()  # first: parsing must not count as lateness
-        self.ws.receive_data(data)
-        for event in self.ws.events_received():
-            if isinstance(event, Frame):
-                self._frame(event, now)
-            elif isinstance(event, Response):
-                self._handshake_done()
-        self._flush()
-
-    def eof_received(self) -> bool | None:
-        self.ws.receive_eof()
-        self._flush()
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(exc or ConnectionError("closed during the handshake"))
-        if not self.closed.done():
-            self.closed.set_result(None)
-        self.shard.lost(self)
-
-    def leave(self) -> None:
-        self.leaving = True
-        if self.transport is not None and not self.transport.is_closing():
-            with contextlib.suppress(Exception):
-                self.ws.send_close(1000)
-                self._flush()
-
-    def abort(self) -> None:
-        self.leaving = True
-        if self.transport is not None:
-            self.transport.abort()
-
-    def _handshake_done(self) -> None:
+    def on_response(self) -> None:
         if self.ws.handshake_exc is not None:
             self._fail(self.ws.handshake_exc)
         elif self.ws.state is State.OPEN and not self.opened.done():
             self.opened.set_result(None)
 
-    def _frame(self, frame: Frame, now: int) -> None:
-        if frame.opcode is Opcode.TEXT:
-            self.text = bytes(frame.data)
-        elif frame.opcode is Opcode.CONT:
-            self.text += frame.data
-        else:
-            return  # ping, pong, close: the protocol answers those itself
-        if frame.fin:
-            receipt = parse_receipt(now, self.text)
-            self.text = b""
-            if receipt is not None:
-                self.shard.receipts[self.person].append(receipt)
+    def on_text(self, text: bytes, now: int) -> None:
+        receipt = parse_receipt(now, text)
+        if receipt is not None:
+            self.shard.receipts[self.person].append(receipt)
+
+    def on_lost(self, exc: Exception | None) -> None:
+        self._fail(exc or ConnectionError("closed during the handshake"))
+        self.shard.lost(self)
 
     def _fail(self, exc: BaseException) -> None:
         if not self.opened.done():
             self.opened.set_exception(exc)
             self.opened.exception()  # retrieved: never "exception was never retrieved"
-
-    def _flush(self) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        for data in self.ws.data_to_send():
-            if data:
-                self.transport.write(data)
-            elif self.transport.can_write_eof():
-                self.transport.write_eof()
-        if self.ws.close_expected():
-            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_S, self.abort)
 
 
 @dataclass(slots=True)
@@ -185,49 +122,15 @@ class Shard:
                 self.lost_people.append(inbox.person)
 
 
-class Worker:
-    """Runs the parent's commands on this process's event loop, one at a time."""
+class Worker(PipeWorker):
+    """Runs the parent's commands on this process's event loop."""
 
     def __init__(self, pipe: Connection) -> None:
-        self.pipe = pipe
+        super().__init__(pipe)
         self.shard = Shard()
-        self.done: asyncio.Future[None] | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
 
-    async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.done = loop.create_future()
-        loop.add_reader(self.pipe.fileno(), self._on_command)
-        try:
-            await self.done
-        finally:
-            loop.remove_reader(self.pipe.fileno())
-            await self.close()
-
-    def _on_command(self) -> None:
-        try:
-            command = self.pipe.recv()
-        except (EOFError, OSError):  # the parent is gone
-            command = ("stop",)
-        if command[0] == "stop":
-            if self.done is not None and not self.done.done():
-                self.done.set_result(None)
-            return
-        task = asyncio.get_running_loop().create_task(self._run(command))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _run(self, command: tuple[Any, ...]) -> None:
-        name, *args = command
-        handlers: dict[str, Callable[..., Awaitable[Any]]] = {
-            "connect": self.connect,
-            "status": self.status,
-            "collect": self.collect,
-        }
-        try:
-            self.pipe.send(("reply", await handlers[name](*args)))
-        except Exception as error:  # the parent decides what a failure means
-            self.pipe.send(("error", f"{name}: {type(error).__name__}: {error}"))
+    def handlers(self) -> dict[str, Callable[..., Awaitable[Any]]]:
+        return {"connect": self.connect, "status": self.status, "collect": self.collect}
 
     async def connect(self, people: Sequence[tuple[str, str]], concurrency: int) -> dict[str, Any]:
         """Open one inbox per (person, url), ``concurrency`` handshakes at a time."""
@@ -314,19 +217,10 @@ class InboxPool:
         self._replies: list[asyncio.Future[Any] | None] = []
 
     async def __aenter__(self) -> InboxPool:
-        context = multiprocessing.get_context("spawn")
-        loop = asyncio.get_running_loop()
-        for index in range(self.processes):
-            ours, theirs = context.Pipe()
-            process = context.Process(
-                target=worker_main, args=(theirs,), name=f"inboxes-{index}", daemon=True
-            )
-            process.start()
-            theirs.close()
-            self._workers.append(process)
-            self._pipes.append(ours)
-            self._replies.append(None)
-            loop.add_reader(ours.fileno(), self._on_message, index)
+        self._workers, self._pipes = start_workers(
+            worker_main, "inboxes", self.processes, self._on_message
+        )
+        self._replies = [None] * self.processes
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -334,22 +228,7 @@ class InboxPool:
 
     def close(self) -> None:
         """Stop every worker: ask, then terminate, then kill. Safe to call twice."""
-        loop = asyncio.get_running_loop()
-        for pipe in self._pipes:
-            with contextlib.suppress(Exception):
-                loop.remove_reader(pipe.fileno())
-            with contextlib.suppress(Exception):
-                pipe.send(("stop",))
-        for process in self._workers:
-            process.join(STOP_TIMEOUT_S + CLOSE_TIMEOUT_S)
-            if process.is_alive():
-                process.terminate()
-                process.join(STOP_TIMEOUT_S)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        for pipe in self._pipes:
-            pipe.close()
+        stop_workers(self._workers, self._pipes, STOP_TIMEOUT_S + CLOSE_TIMEOUT_S)
         self._workers, self._pipes = [], []
 
     def _on_message(self, index: int) -> None:
@@ -359,17 +238,18 @@ class InboxPool:
                 self._settle(index, pipe.recv())
         except (EOFError, OSError):
             asyncio.get_running_loop().remove_reader(pipe.fileno())
-            self._settle(index, ("error", f"worker process inboxes-{index} exited"))
+            self._settle(index, ("error", "", f"worker process inboxes-{index} exited"))
 
-    def _settle(self, index: int, message: tuple[str, Any]) -> None:
+    def _settle(self, index: int, message: tuple[str, str, Any]) -> None:
         future, self._replies[index] = self._replies[index], None
         if future is None or future.done():
             return
-        kind, value = message
+        kind, name, value = message
         if kind == "reply":
             future.set_result(value)
         else:
-            future.set_exception(InboxError(f"inboxes-{index}: {value}"))
+            where = f"inboxes-{index}: {name}" if name else f"inboxes-{index}"
+            future.set_exception(InboxError(f"{where}: {value}"))
 
     async def _ask(self, index: int, *command: Any) -> Any:
         """Send a command and wait for its answer; no time limit of its own."""

@@ -19,7 +19,6 @@ The parent side is :class:`ViewerPool`; ``worker_main`` is what each worker proc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import signal
@@ -30,15 +29,12 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
-from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
-from websockets.http11 import Response
+from _workers import STOP_TIMEOUT_S, PipeWorker, start_workers, stop_workers
+from _wsclient import CLOSE_TIMEOUT_S, TextClient
 from websockets.uri import WebSocketURI, parse_uri
 
 OPEN_ATTEMPTS = 3
 OPEN_TIMEOUT_S = 30.0
-CLOSE_TIMEOUT_S = 5.0
-STOP_TIMEOUT_S = 5.0
 REPLY_TIMEOUT_S = 60.0  # collecting receipts, closing viewers
 
 
@@ -58,91 +54,36 @@ def seq_of(message: bytes) -> int:
     return seq if isinstance(seq, int) else -1
 
 
-class Viewer(asyncio.Protocol):
+class Viewer(TextClient):
     """One WebSocket connection: handshake, then timestamp every text message as it arrives."""
 
     def __init__(self, shard: Shard, uri: WebSocketURI) -> None:
-        loop = asyncio.get_running_loop()
+        super().__init__(uri, time.monotonic_ns)
         self.shard = shard
-        self.ws = ClientProtocol(uri, max_size=None)
-        self.transport: asyncio.Transport | None = None
-        self.started: asyncio.Future[tuple[int, int]] = loop.create_future()  # (seq, bytes)
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.text = b""
+        self.started: asyncio.Future[tuple[int, int]] = (  # (seq, bytes)
+            asyncio.get_running_loop().create_future()
+        )
         self.size = 0
-        self.leaving = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.ws.send_request(self.ws.connect())
-        self._flush()
+    def on_response(self) -> None:
+        if self.ws.handshake_exc is not None:
+            self._fail(self.ws.handshake_exc)
 
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic_ns()
-        self.ws.receive_data(data)
-        for event in self.ws.events_received():
-            if isinstance(event, Frame):
-                self._frame(event, now)
-            elif isinstance(event, Response) and self.ws.handshake_exc is not None:
-                self._fail(self.ws.handshake_exc)
-        self._flush()
-
-    def eof_received(self) -> bool | None:
-        self.ws.receive_eof()
-        self._flush()
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(exc or ConnectionError("closed before the first message"))
-        if not self.closed.done():
-            self.closed.set_result(None)
-        self.shard.lost(self)
-
-    def leave(self) -> None:
-        """Start a clean close: a close frame now, the socket once the server answers."""
-        self.leaving = True
-        if self.transport is None or self.transport.is_closing():
-            return
-        with contextlib.suppress(Exception):
-            self.ws.send_close(1000)
-            self._flush()
-
-    def abort(self) -> None:
-        self.leaving = True
-        if self.transport is not None:
-            self.transport.abort()
-
-    def _frame(self, frame: Frame, now: int) -> None:
-        if frame.opcode is Opcode.TEXT:
-            self.text = bytes(frame.data)
-        elif frame.opcode is Opcode.CONT:
-            self.text += frame.data
-        else:
-            return  # ping, pong, close: the protocol answers those itself
-        if not frame.fin:
-            return
-        seq, self.size, self.text = seq_of(self.text), len(self.text), b""
+    def on_text(self, text: bytes, now: int) -> None:
+        seq, self.size = seq_of(text), len(text)
         if not self.started.done():
             self.started.set_result((seq, self.size))
         else:
             self.shard.received(seq, now, self.size)
 
+    def on_lost(self, exc: Exception | None) -> None:
+        self._fail(exc or ConnectionError("closed before the first message"))
+        self.shard.lost(self)
+
     def _fail(self, exc: BaseException) -> None:
         if not self.started.done():
             self.started.set_exception(exc)
             self.started.exception()  # retrieved: never "exception was never retrieved"
-
-    def _flush(self) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        for data in self.ws.data_to_send():
-            if data:
-                self.transport.write(data)
-            elif self.transport.can_write_eof():
-                self.transport.write_eof()  # an empty chunk means: half-close now
-        if self.ws.close_expected():
-            asyncio.get_running_loop().call_later(CLOSE_TIMEOUT_S, self.abort)
 
 
 @dataclass(slots=True)
@@ -185,48 +126,18 @@ class Shard:
         self.lost_count = 0
 
 
-class Worker:
-    """Runs the parent's commands, one at a time, on this process's event loop."""
+class Worker(PipeWorker):
+    """Runs the parent's commands on this process's event loop."""
 
     def __init__(self, pipe: Connection) -> None:
-        self.pipe = pipe
+        super().__init__(pipe)
         self.shard = Shard(pipe)
-        self.done: asyncio.Future[None] | None = None
-        self.busy: asyncio.Task[None] | None = None
 
-    async def serve(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.done = loop.create_future()
-        loop.add_reader(self.pipe.fileno(), self._on_command)
-        try:
-            await self.done
-        finally:
-            loop.remove_reader(self.pipe.fileno())
-            await self._drop_all()
+    def handlers(self) -> dict[str, Callable[..., Awaitable[Any]]]:
+        return {"connect": self.connect, "collect": self.collect, "leave": self.leave}
 
-    def _on_command(self) -> None:
-        try:
-            command = self.pipe.recv()
-        except (EOFError, OSError):  # the parent is gone: stop
-            command = ("stop",)
-        if command[0] == "stop":
-            if self.done is not None and not self.done.done():
-                self.done.set_result(None)
-            return
-        self.busy = asyncio.get_running_loop().create_task(self._run(command))
-
-    async def _run(self, command: tuple[Any, ...]) -> None:
-        name, *args = command
-        try:
-            handlers: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
-                "connect": self.connect,
-                "collect": self.collect,
-                "leave": self.leave,
-            }
-            result = await handlers[name](*args)
-            self.pipe.send(("reply", name, result))
-        except Exception as error:  # report it: the parent decides
-            self.pipe.send(("error", name, f"{type(error).__name__}: {error}"))
+    async def close(self) -> None:
+        await self._drop_all()
 
     async def connect(
         self, url: str, count: int, sources: Sequence[str | None], concurrency: int
@@ -342,19 +253,10 @@ class ViewerPool:
         self._assigned: list[int] = []
 
     async def __aenter__(self) -> ViewerPool:
-        context = multiprocessing.get_context("spawn")
-        loop = asyncio.get_running_loop()
-        for index in range(self.processes):
-            ours, theirs = context.Pipe()
-            process = context.Process(
-                target=worker_main, args=(theirs,), name=f"viewers-{index}", daemon=True
-            )
-            process.start()
-            theirs.close()
-            self._workers.append(process)
-            self._pipes.append(ours)
-            self._replies.append(None)
-            loop.add_reader(ours.fileno(), self._on_message, index)
+        self._workers, self._pipes = start_workers(
+            worker_main, "viewers", self.processes, self._on_message
+        )
+        self._replies = [None] * self.processes
         self._assigned = [0] * self.processes
         return self
 
@@ -367,22 +269,7 @@ class ViewerPool:
 
     def close(self) -> None:
         """Stop every worker: ask, then terminate, then kill. Safe to call twice."""
-        loop = asyncio.get_running_loop()
-        for pipe in self._pipes:
-            with contextlib.suppress(Exception):
-                loop.remove_reader(pipe.fileno())
-            with contextlib.suppress(Exception):
-                pipe.send(("stop",))
-        for process in self._workers:
-            process.join(STOP_TIMEOUT_S)
-            if process.is_alive():
-                process.terminate()
-                process.join(STOP_TIMEOUT_S)
-            if process.is_alive():
-                process.kill()
-                process.join()
-        for pipe in self._pipes:
-            pipe.close()
+        stop_workers(self._workers, self._pipes, STOP_TIMEOUT_S)
         self._workers, self._pipes = [], []
 
     def _on_message(self, index: int) -> None:

@@ -47,10 +47,8 @@ import os
 import platform
 import random
 import resource
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -60,21 +58,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bookings import (
-    HOST,
-    PG_ADMIN_DSN,
-    BenchError,
-    Call,
-    backend_version,
-    command_line,
-    fresh_database,
-    issue_host_token,
-    log,
-    log_tail,
-    run_checked,
-    running_server,
-    wait_ready,
-)
+from _report import backends_report, run_main
+from _server import HOST, PG_ADMIN_DSN, BenchError, running_servers
+from bookings import Call, backend_version, log, run_checked
 from inboxes import InboxError, InboxPool, Receipt, Status
 
 BACKENDS = ("sqlite", "postgres")
@@ -655,27 +641,20 @@ async def measure(
 
 
 async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
-    with tempfile.TemporaryDirectory(prefix=f"tam-reminders-{backend}-") as tmp:
-        workdir = Path(tmp)
-        async with (
-            fresh_database(backend, workdir, args.pg_admin_dsn) as url,
-            running_server(url, workdir) as server,
-            new_client(server.port) as client,
-            InboxPool(args.clients) as pool,
-        ):
+    log(f"{backend}: starting the server")
+    async with running_servers(backend=backend, pg_admin_dsn=args.pg_admin_dsn) as cluster:
+        port = cluster.servers[0].port
+        async with new_client(port) as client, InboxPool(args.clients) as pool:
             try:
-                log(f"{backend}: starting the server on port {server.port}")
-                await wait_ready(client, server)
+                log(f"{backend}: the server is ready on port {port}")
                 await wait_scheduler(client)
-                auth = {"Authorization": f"Bearer {await issue_host_token(server)}"}
                 async with bounded(f"{backend}: the whole run", BACKEND_TIMEOUT_S):
-                    result = await measure(client, auth, pool, server.port, args)
+                    result = await measure(client, cluster.auth, pool, port, args)
                 result.backend = backend
                 return result
             except (BenchError, InboxError, httpx.HTTPError) as error:
-                tail = log_tail(server.log_path)
                 what = f"{type(error).__name__}: {error}"
-                raise BenchError(f"{what}\n--- server log (last lines) ---\n{tail}") from error
+                raise BenchError(f"{what}\n{cluster.log_tails()}") from error
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -732,11 +711,7 @@ def report(
         f" request at a time; PATCH sent -> schedule.changed on each of its {args.per_slot}"
         " people's sockets."
     )
-    lines = [*table(results, labels), "", setup, ""]
-    lines += [details(r) for r in results]
-    lines += [f"- {backend}: FAILED: {why.splitlines()[0]}" for backend, why in failures.items()]
-    lines += ["", f"Command: `{command_line()}`"]
-    return "\n".join(lines)
+    return backends_report(table(results, labels), setup, [details(r) for r in results], failures)
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -797,15 +772,6 @@ async def run(args: argparse.Namespace) -> int:
     return 1 if failures or not all(r.ok for r in results) else 0
 
 
-async def run_stoppable(args: argparse.Namespace) -> int:
-    """``run``, cancelled by SIGTERM as asyncio already does on Ctrl-C, so cleanup always runs."""
-    task = asyncio.current_task()
-    if task is not None:
-        with contextlib.suppress(NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    return await run(args)
-
-
 def main() -> None:
     args = parse_args()
     try:
@@ -813,12 +779,8 @@ def main() -> None:
     except BenchError as error:
         log(str(error))
         sys.exit(1)
-    try:
-        status = asyncio.run(run_stoppable(args))
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        log("interrupted: servers and client processes stopped, scratch databases dropped")
-        status = 130
-    sys.exit(status)
+    interrupted = "interrupted: servers and client processes stopped, scratch databases dropped"
+    run_main(run, args, log, interrupted)
 
 
 if __name__ == "__main__":
