@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 600
     # Origins whose scripts may call /api and the feeds cross-origin (JSON list); empty = no CORS.
     cors_allowed_origins: list[str] = []
+    # How often an open /ws/me stream checks that its token still stands (revoked: close 4401).
+    ws_reauth_seconds: float = 30.0
     # Messages a WebSocket subscriber may fall behind before it is dropped with close code 4008.
     ws_max_backlog: int = 1000
     # Failed authentications one client address may make within the window; after that its

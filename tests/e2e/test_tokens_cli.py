@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
+import httpx
+import pytest
 from litestar.testing import AsyncTestClient
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from takeamoment.app import create_app
 from takeamoment.services.tokens import hash_token
 from takeamoment.settings import Settings
-from tests.e2e.conftest import BIN, server_env
+from tests.e2e.conftest import BIN, server_env, start_server, stop_server
 from tests.e2e.conftest import issue_host_token as issue
 
 
@@ -72,3 +77,29 @@ def test_revoking_an_unknown_token_fails_with_a_clear_message(db_url: str, tmp_p
     assert neither.returncode == 2 and "TOKEN_ID or --token" in neither.stderr
     empty = takeamoment(env, tmp_path, "token", "list")
     assert empty.returncode == 0 and empty.stdout == "" and "no host tokens yet" in empty.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_revoking_a_token_closes_the_stream_it_already_has_open(
+    db_url: str, tmp_path: Path
+) -> None:
+    env = server_env(db_url, TAKEAMOMENT_WS_REAUTH_SECONDS="0.5")
+    host = {"Authorization": f"Bearer {issue(env, tmp_path)}"}
+    process, url = start_server(env, tmp_path)
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            body = {"name": "Ana", "handle": "ana", "role": "creator"}
+            creator = (await client.post("/api/people", json=body, headers=host)).json()
+        stream = url.replace("http://", "ws://") + "/ws/me"
+        async with connect(
+            stream, additional_headers={"Authorization": f"Bearer {creator['token']}"}
+        ) as ws:
+            revoked = takeamoment(env, tmp_path, "token", "revoke", "--token", creator["token"])
+            assert revoked.returncode == 0, revoked.stderr
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+    finally:
+        stop_server(process)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "the token was revoked")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from litestar import WebSocket
@@ -26,6 +26,8 @@ CLOSE_TOO_BIG = 1009
 MAX_INCOMING_BYTES = 64 * 1024
 
 LoadAfter = Callable[[int], Awaitable[list[dict[str, Any]]]]
+# Returns when the subscriber may no longer listen (its token was revoked).
+Expiry = Callable[[], Coroutine[Any, Any, None]]
 
 
 async def pump(
@@ -34,22 +36,26 @@ async def pump(
     start: list[dict[str, Any]],
     last_seq: int,
     load_after: LoadAfter,
+    expiry: Expiry | None = None,
 ) -> None:
-    """Send ``start``, then live messages after ``last_seq``, until the client goes or lags."""
+    """Send ``start``, then live messages after ``last_seq``, until the client goes or lags
+    (or ``expiry`` returns: the stream is then closed with 4401)."""
     writer = asyncio.create_task(_write(socket, subscription, start, last_seq, load_after))
     reader = asyncio.create_task(_read_until_closed(socket))
     overflow = asyncio.create_task(subscription.overflowed.wait())
+    expired = asyncio.create_task(expiry() if expiry else _never())
+    tasks = (writer, reader, overflow, expired)
     try:
-        done, _ = await asyncio.wait(
-            {writer, reader, overflow}, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (writer, reader, overflow):
+        for task in tasks:
             task.cancel()
-        for task in (writer, reader, overflow):
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-    if overflow in done:
+    if expired in done:
+        await _close(socket, CLOSE_UNAUTHORIZED, "the token was revoked")
+    elif overflow in done:
         await _close(socket, CLOSE_TOO_SLOW, "too far behind: reconnect with ?since=<last seq>")
     elif reader in done and reader.exception() is None and reader.result() == CLOSE_TOO_BIG:
         await _close(socket, CLOSE_TOO_BIG, "message too big")
@@ -79,6 +85,10 @@ async def _write(
                 subscription.sent = missing["seq"]
         await socket.send_text(outgoing.text)
         subscription.sent = outgoing.seq
+
+
+async def _never() -> None:
+    await asyncio.Event().wait()
 
 
 async def _send_start(socket: WebSocket[Any, Any, Any], start: list[dict[str, Any]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -25,6 +26,7 @@ from takeamoment.realtime.stream import (
     LoadAfter,
     pump,
 )
+from takeamoment.services.auth import authenticate
 from takeamoment.services.changes import changes_after, event_topic
 from takeamoment.services.notifications import notifications_since, person_topic
 from takeamoment.services.schedule import snapshot_message
@@ -123,7 +125,7 @@ async def my_stream(socket: Socket) -> None:
         principal = await authenticate_attempt(socket, token) if token else None
     except TooManyAuthFailures as refused:
         return await _refuse(socket, CLOSE_TOO_MANY_FAILURES, refused.detail)
-    if principal is None:
+    if principal is None or token is None:
         return await _refuse(socket, CLOSE_UNAUTHORIZED, "a valid token is required")
     person_id = principal.person_id
     if person_id is None:
@@ -136,9 +138,27 @@ async def my_stream(socket: Socket) -> None:
     def load_after(after: int) -> Any:
         return notifications_since(db, person_id, after)
 
+    async def until_revoked() -> None:
+        await _until_revoked(db, token, socket.app.state.settings.ws_reauth_seconds)
+
     with hub.subscribe(person_topic(person_id)) as subscription:
         start = await _all_after(load_after, since)
         await socket.accept()
         last_seq = start[-1]["seq"] if start else since
-        await pump(socket, subscription, start, last_seq, load_after)
+        await pump(socket, subscription, start, last_seq, load_after, until_revoked)
     return None
+
+
+async def _until_revoked(db: Database, token: str, every_seconds: float) -> None:
+    """Return once ``token`` no longer authenticates, checking every ``every_seconds``.
+
+    Revocation may happen in another process (``takeamoment token revoke``), so an open stream
+    asks the database again now and then rather than waiting to be told.
+    """
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            if await authenticate(db, token) is None:
+                return
+        except Exception:  # the database is away: keep the stream; the next check decides
+            logger.warning("could not re-check a /ws/me token; keeping the stream")
