@@ -13,6 +13,7 @@ from takeamoment.realtime.bus import Bus, make_channels_plugin
 from takeamoment.realtime.catch_up import offer_latest
 from takeamoment.realtime.hub import Hub
 from takeamoment.realtime.presence import Presence
+from takeamoment.realtime.snapshots import Snapshots
 from takeamoment.realtime.ws import event_stream, my_stream
 from takeamoment.settings import Settings
 
@@ -22,6 +23,7 @@ class RealtimePlugin(InitPluginProtocol):
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.hub = Hub(max_backlog=settings.ws_max_backlog)
+        self.snapshots = Snapshots(db)
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         self.channels = make_channels_plugin(self.redis, settings.bus_channel)
         self.bus = Bus(self.channels, self.hub, settings.bus_channel, self.redis)
@@ -33,6 +35,7 @@ class RealtimePlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend([event_stream, my_stream])
         app_config.state["hub"] = self.hub
+        app_config.state["snapshots"] = self.snapshots
         app_config.state["redis"] = self.redis
         app_config.state["presence"] = self.presence
         app_config.state["bus"] = self.bus

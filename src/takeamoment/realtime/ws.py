@@ -19,6 +19,7 @@ from takeamoment.db.engine import Database
 from takeamoment.domain.errors import NotFound
 from takeamoment.realtime.hub import Hub
 from takeamoment.realtime.limits import per_client_connection_limit
+from takeamoment.realtime.snapshots import Snapshots
 from takeamoment.realtime.stream import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
@@ -29,7 +30,6 @@ from takeamoment.realtime.stream import (
 from takeamoment.services.auth import authenticate
 from takeamoment.services.changes import changes_after, event_topic
 from takeamoment.services.notifications import notifications_since, person_topic
-from takeamoment.services.schedule import snapshot_message
 from takeamoment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -77,9 +77,11 @@ async def _refuse(socket: Socket, code: int, reason: str) -> None:
     await socket.close(code=code, reason=reason)
 
 
-async def _event_start(db: Database, slug: str, since: int | None) -> tuple[list[Any], int]:
+async def _event_start(
+    db: Database, snapshots: Snapshots, slug: str, since: int | None
+) -> tuple[list[Any], int]:
     """What a viewer gets first: the replay after ``since`` when we can, else a snapshot."""
-    snapshot = await snapshot_message(db, slug)  # also raises NotFound for drafts
+    snapshot = await snapshots.current(slug)  # also raises NotFound for drafts
     if since is None or since > snapshot["seq"]:
         return [snapshot], snapshot["seq"]
     replay = await _all_after(lambda after: changes_after(db, slug, after), since)
@@ -102,7 +104,7 @@ async def event_stream(socket: Socket, slug: FromPath[str]) -> None:
     # Subscribe before reading the starting point, so nothing committed meanwhile is missed.
     with hub.subscribe(event_topic(slug)) as subscription:
         try:
-            start, last_seq = await _event_start(db, slug, since)
+            start, last_seq = await _event_start(db, socket.app.state.snapshots, slug, since)
         except NotFound:
             return await _refuse(socket, CLOSE_NOT_FOUND, f"no published event {slug!r}")
         except Exception:  # e.g. the database is restarting: say "try again", not a bare 403

@@ -62,6 +62,15 @@ async def get_schedule(
         return SchedulePublic(event=event_view(event, channels, public_url), slots=views)
 
 
+async def published_seq(db: Database, slug: str) -> int:
+    """The published event's newest seq (NotFound for a draft): one small read."""
+    async with db.read() as session:
+        event = await get_event(session, slug)
+    if event.status != "published":
+        raise NotFound("event", slug)
+    return event.last_seq
+
+
 async def snapshot_message(db: Database, slug: str) -> dict[str, Any]:
     """The published event's slots as of one seq: the first message of a live stream.
 
