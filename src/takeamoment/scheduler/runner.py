@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 REARM_DEBOUNCE_S = 0.2
 # A safety net: re-arm even if a change was never heard on the bus.
 REARM_EVERY_S = 30
+# Notices delivered at once. Each holds a pooled connection for its transaction, and they
+# serialise on the people's rows anyway: without a bound, thousands due at one instant took
+# every connection and HTTP requests timed out waiting for one (bench/reminders.py --spread 0).
+MAX_CONCURRENT_DELIVERIES = 8
 
 
 class ReminderScheduler:
@@ -51,6 +55,7 @@ class ReminderScheduler:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         self._rearm_task: asyncio.Task[None] | None = None
+        self._delivering = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
         self.running = False
 
     async def start(self) -> None:
@@ -114,7 +119,10 @@ class ReminderScheduler:
 
     async def _fire_notice(self, booking_id: str, kind: str, minutes_before: int | None) -> None:
         try:
-            outcome = await deliver_notice(self.db, booking_id, kind, minutes_before, self.grace)
+            async with self._delivering:
+                outcome = await deliver_notice(
+                    self.db, booking_id, kind, minutes_before, self.grace
+                )
         except Exception:
             logger.exception("notice %s for booking %s failed; re-arming", kind, booking_id)
             self.on_message("event:", {})
