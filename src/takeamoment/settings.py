@@ -77,9 +77,9 @@ class Settings(BaseSettings):
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def is_limit_exempt(self, address: str | None) -> bool:
+    def is_limit_exempt(self, address: str) -> bool:
         """Whether per-address limits (requests, WebSockets, failed sign-ins) skip ``address``."""
-        return address is not None and address in self.limit_exempt_addresses
+        return address in self.limit_exempt_addresses
 
     def resolved_secret_key(self) -> str:
         """The configured secret, or in development one generated once and kept in a file."""

@@ -27,6 +27,7 @@ from litestar.exceptions import TooManyRequestsException
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from takeamoment.api.limits import peer_address
 from takeamoment.db.engine import Database
 from takeamoment.services.auth import Principal, authenticate
 from takeamoment.settings import Settings
@@ -177,8 +178,7 @@ def auth_limiter(connection: AnyConnection) -> AuthLimiter:
 
 def client_address(connection: AnyConnection) -> str:
     """The peer's address as the server saw it (never a forwarded-for header)."""
-    client = connection.client
-    return client.host if client is not None else "unknown"
+    return peer_address(connection.scope)
 
 
 async def authenticate_attempt(connection: AnyConnection, token: str) -> Principal | None:

@@ -17,6 +17,8 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from takeamoment.api.limits import peer_address
+
 CLOSE_TRY_AGAIN = 1013
 _STATE_KEY = "ws_connections"
 
@@ -62,8 +64,7 @@ class PerClientConnectionLimit(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         app = scope["litestar_app"]
-        address = scope.get("client")
-        client = address[0] if address else "unknown"
+        client = peer_address(scope)
         if app.state.settings.is_limit_exempt(client):
             await next_app(scope, receive, send)
             return

@@ -86,11 +86,14 @@ async def notify(
 async def latest_notification(db: Database, person_id: str) -> dict[str, Any] | None:
     """The person's newest delivered notification, or None when they have none."""
     async with db.read() as session:
-        person = await session.get(Person, person_id)
-    if person is None or person.last_notification_seq == 0:
-        return None
-    latest = await notifications_since(db, person_id, person.last_notification_seq - 1)
-    return latest[0] if latest else None
+        query = (
+            select(Notification)
+            .where(Notification.person_id == person_id, col(Notification.missed).is_(False))
+            .order_by(col(Notification.seq).desc())
+            .limit(1)
+        )
+        latest = (await session.execute(query)).scalar_one_or_none()
+    return notification_message(latest) if latest is not None else None
 
 
 async def notifications_since(
