@@ -7,6 +7,8 @@ status code a route can answer (schemathesis checks it: ``tests/e2e/test_schema_
 from __future__ import annotations
 
 import logging
+import socket
+import traceback
 from typing import Any
 
 import asyncpg
@@ -25,6 +27,7 @@ from litestar.types import ExceptionHandlersMap
 from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
 
+from takeamoment.db.engine import sqlstate_of
 from takeamoment.domain.errors import (
     AlreadyExists,
     Forbidden,
@@ -116,35 +119,76 @@ def _http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str,
 
 
 # A store is out of reach (restarting, refusing connections, the pool exhausted): a 503 that
-# says "try again", never a 500. Per DB-API, OperationalError is exactly "the database's operation"
-# failing, e.g. an unexpected disconnect; OSError covers refused connections and timeouts.
+# says "try again", never a 500. Only errors that mean the connection to PostgreSQL, SQLite or
+# Redis is gone or cannot be made: a PermissionError or a bug is a 500 that must be seen.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
-    sa_exc.TimeoutError,
+    sa_exc.TimeoutError,  # the connection pool is exhausted
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     redis_exc.ConnectionError,  # e.g. Redis-backed limits while Redis restarts
     redis_exc.TimeoutError,
-    OSError,
 )
+# Raised bare (not wrapped by SQLAlchemy) when a connection cannot be made: a store's only when
+# raised from inside its client's code.
+CONNECTING_ERRORS: tuple[type[OSError], ...] = (ConnectionError, TimeoutError, socket.gaierror)
+_STORE_CLIENTS = frozenset({"asyncpg", "sqlalchemy", "aiosqlite", "redis"})
+# SQLSTATE classes that mean the connection is gone: 08 connection exception, 57P admin or
+# crash shutdown, "cannot connect now".
+_CONNECTION_SQLSTATE_PREFIXES = ("08", "57P")
+# SQLite's own "try again": another process holds the write lock past the busy timeout.
+_SQLITE_TRANSIENT = ("database is locked", "unable to open database file")
 RETRY_AFTER_S = 2
+logger = logging.getLogger(__name__)
+
+
+def raised_by_store_client(error: BaseException) -> bool:
+    """True when the error was raised from inside a database or Redis client's own code."""
+    frames = traceback.walk_tb(error.__traceback__)
+    return any(
+        str(frame.f_globals.get("__name__", "")).split(".", 1)[0] in _STORE_CLIENTS
+        for frame, _ in frames
+    )
 
 
 def _unavailable(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
-    logging.getLogger(__name__).warning("answered 503, store unavailable: %r", error)
+    logger.warning("answered 503, store unavailable: %r", error)
     response = _error(503, "a store this service needs is unavailable; retry shortly")
     response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 
-def _database_error(request: Request[Any, Any, Any], error: sa_exc.DBAPIError) -> Response[Any]:
-    """A driver error: 503 when it was the connection dying mid-query, else a plain 500."""
-    if error.connection_invalidated:
-        return _unavailable(request, error)
-    logging.getLogger(__name__).error("database error", exc_info=error)
+def _internal(error: BaseException) -> Response[dict[str, Any]]:
+    logger.error("unhandled error", exc_info=error)
     return _error(500, "Internal Server Error")
+
+
+def _connecting(request: Request[Any, Any, Any], error: OSError) -> Response[dict[str, Any]]:
+    """A refused or timed-out connection: 503 from a store's client, a 500 from anything else."""
+    if raised_by_store_client(error):
+        return _unavailable(request, error)
+    return _internal(error)
+
+
+def connection_is_gone(error: sa_exc.DBAPIError) -> bool:
+    """Does this driver error mean the connection is lost or cannot be made (retry), not a bug?"""
+    if error.connection_invalidated:
+        return True
+    sqlstate = sqlstate_of(error) or ""
+    if sqlstate.startswith(_CONNECTION_SQLSTATE_PREFIXES):
+        return True
+    if isinstance(error.orig, (asyncpg.PostgresConnectionError, *CONNECTING_ERRORS)):
+        return True
+    message = str(error.orig).lower()
+    is_operational = isinstance(error, sa_exc.OperationalError)
+    return is_operational and any(text in message for text in _SQLITE_TRANSIENT)
+
+
+def _database_error(request: Request[Any, Any, Any], error: sa_exc.DBAPIError) -> Response[Any]:
+    """A driver error: 503 when the connection is gone or busy, else a plain 500."""
+    if connection_is_gone(error):
+        return _unavailable(request, error)
+    return _internal(error)
 
 
 exception_handlers: ExceptionHandlersMap = {
@@ -157,5 +201,6 @@ exception_handlers: ExceptionHandlersMap = {
     NotBookable: _not_bookable,
     InvalidSchedule: _invalid,
     **dict.fromkeys(UNAVAILABLE_ERRORS, _unavailable),
+    **dict.fromkeys(CONNECTING_ERRORS, _connecting),
     sa_exc.DBAPIError: _database_error,
 }
