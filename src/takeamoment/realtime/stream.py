@@ -78,13 +78,27 @@ async def _write(
         if outgoing.seq <= subscription.sent:
             continue  # already sent: in the starting point, directly, or delivered twice
         if outgoing.seq > subscription.sent + 1:  # a hole: fill it from the database
-            for missing in await load_after(subscription.sent):
-                if missing["seq"] >= outgoing.seq:
-                    break
-                await socket.send_text(Outgoing.of(missing).text)
-                subscription.sent = missing["seq"]
+            await _fill(socket, subscription, outgoing.seq, load_after)
         await socket.send_text(outgoing.text)
         subscription.sent = outgoing.seq
+
+
+async def _fill(
+    socket: WebSocket[Any, Any, Any], subscription: Subscription, before: int, load_after: LoadAfter
+) -> None:
+    """Send every stored message after ``subscription.sent`` and before ``before``, page by page.
+
+    ``load_after`` answers one page at a time; a viewer may be many pages behind.
+    """
+    while subscription.sent + 1 < before:
+        page = await load_after(subscription.sent)
+        for missing in page:
+            if missing["seq"] >= before:
+                return
+            await socket.send_text(Outgoing.of(missing).text)
+            subscription.sent = missing["seq"]
+        if not page:  # the log has nothing more (trimmed, or the hole is not stored yet)
+            return
 
 
 async def _never() -> None:
