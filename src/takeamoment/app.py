@@ -24,7 +24,7 @@ from takeamoment.api.me import MeController
 from takeamoment.api.people import PeopleController
 from takeamoment.api.readiness import ReadinessController
 from takeamoment.api.slots import BookingController, SlotController
-from takeamoment.calendar.feeds import calendar_route_handlers
+from takeamoment.calendar.feeds import calendar_route_handlers, settle_uid_domain
 from takeamoment.db.engine import Database
 from takeamoment.logs import app_logging_config
 from takeamoment.realtime.plugin import RealtimePlugin
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         exception_handlers={**exception_handlers, **limit_exception_handlers},
         state=State({"db": db, "settings": settings}),
+        on_startup=[settle_uid_domain],
         on_shutdown=[dispose_db],
         plugins=[
             realtime.channels,

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./takeamoment.db"
     redis_url: str | None = None
     public_url: str = "http://127.0.0.1:8000"
+    # The right-hand side of every iCalendar UID. Unset: the public URL's host at the first
+    # start, stored in the database, so a later change of the public URL keeps every UID.
+    uid_domain: str | None = None
     secret_key: str | None = None
     max_body_bytes: int = 1024 * 1024
     # The Channels channel the processes of one deployment share (name it per deployment when

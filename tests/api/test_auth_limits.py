@@ -125,17 +125,19 @@ async def test_bad_stream_tokens_count_and_a_blocked_address_gets_close_4429(
     assert closed.value.code == 4429
 
 
-async def test_unknown_feed_tokens_and_refused_sign_ins_count_too(
+async def test_refused_sign_ins_count_too_but_unknown_feed_tokens_do_not(
     client: Client, host_token: str
 ) -> None:
     ana = await make_person(client, host_token, "ana")
-    for attempt in range(LIMIT // 2):
+    # Feed tokens carry 256 bits, and calendar services poll stale URLs from shared addresses:
+    # a wrong one is a plain 404 (or 410 once rotated), never counted.
+    for attempt in range(LIMIT * 2):
         assert (await client.get(f"/feeds/tamf_guess{attempt}.ics")).status_code == 404
     page = await client.get("/host/login")
     match = CSRF_FIELD.search(page.text)
     assert match, page.text
     form = {"_csrf_token": match.group(1), "token": "tam_guess", "next": "/host"}
-    for _ in range(LIMIT - LIMIT // 2):
+    for _ in range(LIMIT):
         assert (await client.post("/host/login", data=form)).status_code == 401
 
     form["token"] = host_token
@@ -143,7 +145,7 @@ async def test_unknown_feed_tokens_and_refused_sign_ins_count_too(
     assert signed_in.status_code == 429
     assert "Retry-After" in signed_in.headers and "try again in" in signed_in.text
     feed = str(ana["feed_url"]).removeprefix("http://testserver")
-    assert (await client.get(feed)).status_code == 429
+    assert (await client.get(feed)).status_code == 200  # a feed is no sign-in
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -117,20 +118,28 @@ async def test_a_private_feed_renders_again_only_when_its_own_bookings_change(
 
 
 def feed(body: bytes) -> RenderedFeed:
-    return RenderedFeed.of(body, datetime(2030, 1, 1, tzinfo=UTC))
+    return RenderedFeed.of(body, datetime(2030, 1, 1, tzinfo=UTC), "feed.ics")
 
 
 def test_the_cache_keeps_one_version_per_feed_and_evicts_the_least_recently_used() -> None:
-    cache = FeedCache(max_feeds=2, max_bytes=10)
+    big = feed(bytes(range(256)))  # fills the cache alone (plain and gzipped bytes count)
+    cache = FeedCache(max_feeds=2, max_bytes=big.size)
     cache.put("a", 1, feed(b"aaa"))
     cache.put("a", 2, feed(b"aaaa"))  # replaces version 1
-    assert (cache.get("a", 1), len(cache), cache.total_bytes) == (None, 1, 4)
+    assert (cache.get("a", 1), len(cache), cache.total_bytes) == (None, 1, feed(b"aaaa").size)
     cache.put("b", 1, feed(b"bb"))
     assert cache.get("a", 2) is not None  # "a" is now the most recently used
     cache.put("c", 1, feed(b"c"))
     assert (cache.get("b", 1), len(cache)) == (None, 2)
-    cache.put("d", 1, feed(b"d" * 10))  # "a" leaves for the count, "c" for the bytes
-    assert (cache.get("a", 2), cache.get("c", 1), cache.total_bytes) == (None, None, 10)
+    cache.put("d", 1, big)  # "a" leaves for the count, "c" for the bytes
+    assert (cache.get("a", 2), cache.get("c", 1), cache.total_bytes) == (None, None, big.size)
+
+
+def test_the_gzipped_bytes_are_the_same_every_time_with_an_etag_of_their_own() -> None:
+    body = b"BEGIN:VCALENDAR\r\n" * 50
+    assert feed(body).gzipped == feed(body).gzipped
+    assert gzip.decompress(feed(body).gzipped) == body
+    assert feed(body).gzip_etag not in (feed(body).etag, feed(body + b"x").gzip_etag)
 
 
 def test_an_etag_is_strong_and_follows_the_bytes_only() -> None:

@@ -80,19 +80,21 @@ async def test_the_calendar_names_itself_its_source_and_its_refresh_interval(
         "URL:http://testserver/events/tam",
         "REFRESH-INTERVAL;VALUE=DURATION:PT15M",
         "X-PUBLISHED-TTL:PT15M",
-        "X-WR-TIMEZONE:Europe/London",
     ):
         assert expected in lines, expected
 
 
-async def test_the_feed_has_one_vtimezone_for_the_event_zone_covering_only_its_year(
+async def test_the_feed_has_one_vtimezone_for_the_event_zone_in_rrule_form(
     client: Client, festival: Festival
 ) -> None:
     lines = content_lines((await fetch_feed(client, "/events/tam/calendar.ics")).content)
     assert [line for line in lines if line.startswith("TZID:")] == ["TZID:Europe/London"]
     assert {"BEGIN:STANDARD", "BEGIN:DAYLIGHT"} <= set(lines)
-    onsets = [line for line in lines if re.match(r"(DTSTART|RDATE):\d{8}T\d{6}$", line)]
-    assert onsets and {line.split(":")[1][:4] for line in onsets} == {"2030"}
+    assert [line for line in lines if line.startswith("RRULE:")] == [
+        "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3",
+        "RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10",
+    ]
+    assert not [line for line in lines if line.startswith("RDATE")]
 
 
 async def test_a_slot_links_to_the_event_page_and_shows_confirmed_people_hashtags_and_help(
@@ -105,7 +107,10 @@ async def test_a_slot_links_to_the_event_page_and_shows_confirmed_people_hashtag
     assert description.startswith("Bring a cushion.\nAnd water.\n\n")
     assert "With Ana (@ana, creator)" in description
     assert "#MentalHealth #SelfCare" in description
-    assert "Samaritans (UK and Ireland): 116 123, https://www.samaritans.org" in description
+    assert (
+        "Samaritans (UK and Ireland): 116 123. All helplines: http://testserver/events/tam#help"
+        in description
+    )
     # cy declined and ana is only invited to "repeat": neither shows in public.
     assert "Cy" not in description
     assert "@ana" not in str(events[festival.slots["repeat"]["id"]]["DESCRIPTION"])

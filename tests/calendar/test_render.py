@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import timedelta
 
 import icalendar
 import pytest
-from icalendar import Timezone
 
 from takeamoment.calendar.model import Performer, SafetyResource
 from takeamoment.calendar.render import (
@@ -20,6 +19,7 @@ from takeamoment.calendar.render import (
     vtimezones,
     written_time,
 )
+from takeamoment.calendar.vtimezone import vtimezone
 from tests.calendar.readers import (
     assert_well_formed,
     content_lines,
@@ -62,8 +62,7 @@ def test_the_feed_is_byte_for_byte_what_icalendar_writes_for_the_whole_calendar(
     info = private(calendar(slot("s1"), in_zone(slot("s2"), "Asia/Kolkata")))
     whole = calendar_component(info)
     for tzid, first, last in vtimezones(info.slots):
-        years = {"first_date": date(first, 1, 1), "last_date": date(last + 1, 1, 1)}
-        whole.add_component(Timezone.from_tzid(tzid, **years))
+        whole.add_component(vtimezone(tzid, first, last))
     for entry in info.slots:
         whole.add_component(slot_vevent(entry, info.uid_domain, info.owner_id))
     assert render_calendar(info) == whole.to_ical()
@@ -93,9 +92,9 @@ def test_the_calendar_carries_every_property_the_contract_lists() -> None:
         "X-PUBLISHED-TTL:PT15M",
         "UID:calendar-ev1@tam.example",
         "LAST-MODIFIED:20300901T120000Z",
-        "X-WR-TIMEZONE:Europe/London",
     ):
         assert expected in lines, expected
+    assert not [line for line in lines if line.startswith("X-WR-TIMEZONE")]
     assert lines[-1] == "END:VCALENDAR"
 
 
@@ -121,7 +120,8 @@ def test_the_description_shows_people_hashtags_and_safety_resources() -> None:
     assert description.startswith("Slow down.\n\n")
     assert "Ana (@ana, creator)" in description
     assert "#MentalHealth #SelfCare" in description
-    assert "Samaritans (UK): 116 123, https://www.samaritans.org" in description
+    assert "Need support? Samaritans (UK): 116 123. All helplines: " in description
+    assert "https://www.samaritans.org" not in description  # the event page lists them all
     assert "https://tam.example/events/tam#slot-s1" in description
 
 
@@ -171,19 +171,14 @@ def test_a_slot_across_the_clocks_going_forward_keeps_its_instants() -> None:
     assert (event.starts_at, event.ends_at) == (entry.starts_at, entry.ends_at)
 
 
-def test_one_vtimezone_per_zone_covering_only_the_years_used() -> None:
+def test_one_vtimezone_per_zone_in_rrule_form_for_the_years_used() -> None:
     london = slot("s1", utc(2030, 12, 31, 23, 30), minutes=60)  # into 2031
     kolkata = in_zone(slot("s2", utc(2031, 6, 1, 9)), "Asia/Kolkata")
     zones = vtimezone_onsets(render_calendar(calendar(london, kolkata)))
     assert sorted(zones) == ["Asia/Kolkata", "Europe/London"]
-    assert zones["Asia/Kolkata"] == ["STANDARD:20310101T000000"]
-    assert zones["Europe/London"] == [
-        "STANDARD:20300101T000000",
-        "DAYLIGHT:20300331T020000",
-        "STANDARD:20301027T020000",
-        "DAYLIGHT:20310330T020000",
-        "STANDARD:20311026T020000",
-    ]
+    assert zones["Asia/Kolkata"] == ["STANDARD:19700101T000000"]
+    # Summer time begins at 01:00 GMT (local time before the change), ends at 02:00 BST.
+    assert zones["Europe/London"] == ["DAYLIGHT:20290325T010000", "STANDARD:20291028T020000"]
 
 
 def test_utc_events_are_written_in_utc_without_a_vtimezone() -> None:
@@ -193,11 +188,13 @@ def test_utc_events_are_written_in_utc_without_a_vtimezone() -> None:
     assert written_time(utc(2030, 1, 1), "UTC").tzinfo is not None
 
 
-def test_an_empty_feed_is_still_a_valid_calendar() -> None:
+def test_an_empty_feed_is_still_a_valid_calendar_with_its_zone() -> None:
     body = render_calendar(calendar())
     assert_well_formed(body)
     assert read_everywhere(body.decode()) == {}
-    assert vtimezone_onsets(body) == {}
+    assert list(vtimezone_onsets(body)) == ["Europe/London"]  # RFC 5545: one component at least
+    without_zone = render_calendar(calendar(timezone=None))
+    assert list(vtimezone_onsets(without_zone)) == ["UTC"]
 
 
 def test_a_private_feed_adds_the_booking_and_an_alarm_per_reminder() -> None:

@@ -22,7 +22,7 @@ from litestar.exceptions import (
     TooManyRequestsException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.status_codes import HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
+from litestar.status_codes import HTTP_409_CONFLICT, HTTP_410_GONE, HTTP_422_UNPROCESSABLE_ENTITY
 from litestar.types import ExceptionHandlersMap
 from redis import exceptions as redis_exc
 from sqlalchemy import exc as sa_exc
@@ -31,6 +31,7 @@ from takeamoment.db.engine import sqlstate_of
 from takeamoment.domain.errors import (
     AlreadyExists,
     Forbidden,
+    Gone,
     InvalidSchedule,
     InvalidTransition,
     NotBookable,
@@ -67,6 +68,15 @@ AUTH_ERRORS: list[type[HTTPException]] = [
 ]
 """A guarded route: 401 without a valid token, 403 with the wrong role or someone else's id, 429
 after too many failed tokens from one address (``api/auth_limits.py``)."""
+
+
+class GoneDoc(ClientException):
+    """Documents a 410: the address was retired on purpose (a rotated feed URL)."""
+
+    status_code = HTTP_410_GONE
+    detail = "Gone"
+
+
 NOT_FOUND_ERRORS: list[type[HTTPException]] = [NotFoundException]
 """A route whose path names a thing that may not exist (or that the caller may not see)."""
 BODY_ERRORS: list[type[HTTPException]] = [RequestEntityTooLarge]
@@ -89,6 +99,10 @@ def _exists(_: Request[Any, Any, Any], error: AlreadyExists) -> Response[dict[st
 
 def _not_found(_: Request[Any, Any, Any], error: NotFound) -> Response[dict[str, Any]]:
     return _error(404, str(error))
+
+
+def _gone(_: Request[Any, Any, Any], error: Gone) -> Response[dict[str, Any]]:
+    return _error(410, str(error))
 
 
 def _forbidden(_: Request[Any, Any, Any], error: Forbidden) -> Response[dict[str, Any]]:
@@ -197,6 +211,7 @@ exception_handlers: ExceptionHandlersMap = {
     InvalidTransition: _transition,
     AlreadyExists: _exists,
     NotFound: _not_found,
+    Gone: _gone,
     Forbidden: _forbidden,
     NotBookable: _not_bookable,
     InvalidSchedule: _invalid,

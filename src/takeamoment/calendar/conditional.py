@@ -50,3 +50,24 @@ def parse_http_date(value: str) -> datetime | None:
     if parsed.tzinfo is None:  # "-0000" and obsolete forms: HTTP dates are always GMT
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Does an ``Accept-Encoding`` header (RFC 9110 12.5.3) take gzip? ``q=0`` refuses."""
+    if not accept_encoding:
+        return False
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, _, params = item.strip().partition(";")
+        weight = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = 0.0
+        weights[coding.strip().lower()] = weight
+    for coding in ("gzip", "x-gzip"):
+        if coding in weights:
+            return weights[coding] > 0
+    return weights.get("*", 0.0) > 0

@@ -1,30 +1,41 @@
 """The feed routes: an event's public calendar and a person's private one, with conditional GET.
 
-Every answer carries ``ETag`` (strong, from the bytes) and ``Last-Modified`` (the feed's latest
-change); a request whose validators match gets 304 with no body. The private feed's URL holds a
-secret: it is never logged here, and errors name only a redacted form of it.
+Every answer carries ``ETag`` (strong, from the bytes sent) and ``Last-Modified`` (the feed's
+latest change, never going back); a request whose validators match gets 304 with no body. HEAD
+answers exactly as GET without the body. A client that accepts gzip gets the gzipped bytes, with
+an ETag of their own (``Vary: Accept-Encoding``). The private feed's URL holds a secret: it is
+never logged here, and errors name only a redacted form of it. Feed tokens carry 256 bits, so a
+wrong one is not counted as a failed authentication: calendar services poll many stale URLs from
+shared addresses, and counting them would lock every feed on that address out.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Litestar, Request, Response, route
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.enums import HttpMethod
 from litestar.params import QueryParameter
+from litestar.response.base import ASGIResponse
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
-from takeamoment.api.auth_limits import TooManyAuthFailures, auth_limiter, client_address
 from takeamoment.api.deps import AppSettings, Db, PathKey
-from takeamoment.api.errors import NOT_FOUND_ERRORS
+from takeamoment.api.errors import NOT_FOUND_ERRORS, GoneDoc
 from takeamoment.calendar.cache import FeedCache, RenderedFeed
-from takeamoment.calendar.conditional import http_date, is_not_modified
+from takeamoment.calendar.conditional import accepts_gzip, http_date, is_not_modified
+from takeamoment.db.engine import Database
 from takeamoment.domain.errors import NotFound
 from takeamoment.services import feeds
-from takeamoment.services.feeds import FeedFilter, redact_token
+from takeamoment.services.app_settings import uid_domain
+from takeamoment.services.feeds import FeedFilter, FeedUrls, redact_token
+from takeamoment.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 MEDIA_TYPE = "text/calendar"  # Litestar appends "; charset=utf-8" to text types
 FEED_SUFFIX = ".ics"
@@ -33,8 +44,11 @@ PUBLIC_CACHE_CONTROL = "public, max-age=60"
 PRIVATE_CACHE_CONTROL = "private, max-age=60"
 # Only for bench/feeds.py: serve a directory at /_bench/static, to compare with a static file.
 BENCH_STATIC_DIR_VARIABLE = "TAKEAMOMENT_BENCH_STATIC_DIR"
+_UID_DOMAIN_KEY = "uid_domain"
+GET_AND_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 
 Cache = NamedDependency[FeedCache]
+Urls = NamedDependency[FeedUrls]
 # Like a path key: no control characters (a NUL would reach PostgreSQL in the channel lookup).
 FilterText = Annotated[str | None, QueryParameter(pattern=r"^[^\x00-\x1f\x7f]{1,64}$")]
 
@@ -48,31 +62,72 @@ def provide_feed_cache(state: State) -> FeedCache:
     return cache
 
 
+async def resolve_uid_domain(state: State, db: Database, settings: Settings) -> str:
+    """The UID domain: looked up (and stored the first time) once per process."""
+    known = state.get(_UID_DOMAIN_KEY)
+    if isinstance(known, str):
+        return known
+    domain = await uid_domain(db, settings.uid_domain, settings.public_url)
+    state[_UID_DOMAIN_KEY] = domain
+    return domain
+
+
+async def provide_feed_urls(state: State, db: Db, settings: AppSettings) -> FeedUrls:
+    return FeedUrls(settings.public_url, await resolve_uid_domain(state, db, settings))
+
+
+async def settle_uid_domain(app: Litestar) -> None:
+    """At start-up: store the public URL's host as the UID domain if none is stored yet."""
+    try:
+        await resolve_uid_domain(app.state, app.state.db, app.state.settings)
+    except Exception:  # the database may be away at start: the first feed request settles it
+        logger.warning("could not settle the iCalendar UID domain at start-up", exc_info=True)
+
+
+class FeedResponse(Response[bytes]):
+    """A feed's answer; to a HEAD request the same headers (Content-Length too), no body."""
+
+    def to_asgi_response(self, app: Any, request: Request[Any, Any, Any], **kwargs: Any) -> Any:
+        response: ASGIResponse = super().to_asgi_response(app, request, **kwargs)
+        if request.method == HttpMethod.HEAD:
+            response.is_head_response = True
+        return response
+
+
 def feed_response(
     request: Request[Any, Any, Any],
     feed: RenderedFeed,
     cache_control: str,
     extra_headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    """200 with the feed, or 304 with no body when the client's copy is current."""
+    """200 with the feed (gzipped when the client accepts it), or 304 when its copy is current."""
+    gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+    body, etag = (feed.gzipped, feed.gzip_etag) if gzipped else (feed.body, feed.etag)
     headers = {
-        "ETag": feed.etag,
+        "ETag": etag,
         "Last-Modified": http_date(feed.last_modified),
         "Cache-Control": cache_control,
+        "Vary": "Accept-Encoding",
+        "Content-Disposition": f'inline; filename="{feed.filename}"',
+        **({"Content-Encoding": "gzip"} if gzipped else {}),
         **(extra_headers or {}),
     }
-    if is_not_modified(request.headers, feed.etag, feed.last_modified):
-        return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=feed.body, media_type=MEDIA_TYPE, headers=headers)
+    if is_not_modified(request.headers, etag, feed.last_modified):
+        return FeedResponse(content=b"", status_code=304, headers=headers)
+    return FeedResponse(content=body, media_type=MEDIA_TYPE, headers=headers)
 
 
 class FeedController(Controller):
     path = "/"
     tags = ["calendar"]
-    dependencies = {"feed_cache": Provide(provide_feed_cache, sync_to_thread=False)}
+    dependencies = {
+        "feed_cache": Provide(provide_feed_cache, sync_to_thread=False),
+        "feed_urls": Provide(provide_feed_urls),
+    }
 
-    @get(
+    @route(
         "/events/{slug:str}/calendar.ics",
+        http_method=GET_AND_HEAD,
         summary="An event's calendar (iCalendar); ?channel= and ?tag= filter it",
         media_type=MEDIA_TYPE,
         raises=NOT_FOUND_ERRORS,
@@ -81,41 +136,36 @@ class FeedController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: Db,
-        settings: AppSettings,
+        feed_urls: Urls,
         feed_cache: Cache,
         slug: PathKey,
         channel: FilterText = None,
         tag: FilterText = None,
     ) -> Response[bytes]:
         feed_filter = FeedFilter(channel=channel, tag=tag)
-        feed = await feeds.event_feed(db, feed_cache, slug, feed_filter, settings.public_url)
+        feed = await feeds.event_feed(db, feed_cache, slug, feed_filter, feed_urls)
         return feed_response(request, feed, PUBLIC_CACHE_CONTROL)
 
-    @get(
+    @route(
         "/feeds/{feed_file:str}",
+        http_method=GET_AND_HEAD,
         summary="A person's own bookings (iCalendar, with alarms); the path holds their feed token",
+        description="An unknown feed token is 404; one replaced by a rotation is 410 Gone.",
         media_type=MEDIA_TYPE,
-        raises=[*NOT_FOUND_ERRORS, TooManyAuthFailures],
+        raises=[*NOT_FOUND_ERRORS, GoneDoc],
     )
     async def person_feed(
         self,
         request: Request[Any, Any, Any],
         db: Db,
-        settings: AppSettings,
+        feed_urls: Urls,
         feed_cache: Cache,
         feed_file: PathKey,
     ) -> Response[bytes]:
         if not feed_file.endswith(FEED_SUFFIX):
             raise NotFound("feed", redact_token(feed_file))
         token = feed_file.removesuffix(FEED_SUFFIX)
-        # An unknown feed token is a failed authentication: guessing them is rate-limited too.
-        limiter, address = auth_limiter(request), client_address(request)
-        await limiter.ensure_allowed(address)
-        try:
-            feed = await feeds.person_feed(db, feed_cache, token, settings.public_url)
-        except NotFound:
-            await limiter.failed(address)
-            raise
+        feed = await feeds.person_feed(db, feed_cache, token, feed_urls)
         # The URL is a secret: keep it out of Referer headers and search engines.
         private = {"Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex, nofollow"}
         return feed_response(request, feed, PRIVATE_CACHE_CONTROL, private)

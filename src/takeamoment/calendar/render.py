@@ -6,9 +6,11 @@ Promises, whatever the input:
   same schedule renders to the same bytes, so its ETag holds until something changes.
 - User text can never add a line or a property: every text passes through ``clean_text`` and
   then ``icalendar``'s escaping, and lines are folded at 75 octets and end in CRLF.
-- Times are written in the event's IANA zone with one ``VTIMEZONE`` per ``TZID`` used, covering
-  only the years the feed uses; a moment whose local time is ambiguous (the hour repeated when
-  clocks go back) and the times of UTC-like zones are written in UTC instead.
+- Times are written in the event's IANA zone with one ``VTIMEZONE`` per ``TZID`` used, in
+  ``RRULE`` form for the years the feed uses (``vtimezone.py``); a moment whose local time is
+  ambiguous (the hour repeated when clocks go back) and the times of UTC-like zones are written
+  in UTC instead. A feed with no
+  slot still holds its zone's ``VTIMEZONE``: RFC 5545 wants at least one component.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import STATUS, Alarm, Calendar, Event, Timezone, vCategory, vDuration, vText
+from icalendar import STATUS, Alarm, Calendar, Event, vCategory, vDuration, vText
 
-from takeamoment.calendar.model import CalendarInfo, SafetyResource, SlotEntry
+from takeamoment.calendar.model import CalendarInfo, SlotEntry
+from takeamoment.calendar.vtimezone import utc_vtimezone_bytes, vtimezone_bytes
 
 PRODID = "-//takeamoment//takeamoment calendar feeds//EN"
 CALENDAR_END = b"END:VCALENDAR\r\n"
@@ -74,7 +77,9 @@ def render_calendar(info: CalendarInfo) -> bytes:
     parts, so that an unchanged slot is not rendered again (see ``vevent_bytes``).
     """
     parts = [calendar_component(info).to_ical().removesuffix(CALENDAR_END)]
-    parts += [_vtimezone_bytes(*zone) for zone in vtimezones(info.slots)]
+    parts += [vtimezone_bytes(*zone) for zone in vtimezones(info.slots)]
+    if not info.slots:  # RFC 5545 wants at least one component: the feed's own zone
+        parts.append(empty_feed_vtimezone(info))
     parts += [vevent_bytes(slot, info.uid_domain, info.owner_id) for slot in info.slots]
     return b"".join([*parts, CALENDAR_END])
 
@@ -113,8 +118,8 @@ def calendar_component(info: CalendarInfo) -> Calendar:
     )
     # Outlook and older Apple clients read the TTL instead of REFRESH-INTERVAL.
     calendar.add("x-published-ttl", vDuration(info.refresh_interval))
-    if info.timezone:
-        calendar.add("x-wr-timezone", ical_text(info.timezone))
+    # No X-WR-TIMEZONE: readers that honour it (recurring-ical-events) re-read our UTC times of
+    # the repeated hour as local times, undoing what writing them in UTC is for.
     return calendar
 
 
@@ -129,7 +134,7 @@ def slot_vevent(slot: SlotEntry, uid_domain: str, owner_id: str | None = None) -
         end=written_time(slot.ends_at, slot.event.timezone),
         url=slot_url(slot),
         sequence=slot.sequence,
-        status=STATUS.CANCELLED if slot.status == "cancelled" else STATUS.CONFIRMED,
+        status=slot_status(slot),
     )
     event.add("summary", ical_text(slot.title))
     event.add("description", ical_text(slot_description(slot)))
@@ -144,6 +149,15 @@ def slot_vevent(slot: SlotEntry, uid_domain: str, owner_id: str | None = None) -
         for alarm in slot_alarms(slot):
             event.add_component(alarm)
     return event
+
+
+def slot_status(slot: SlotEntry) -> STATUS:
+    """CANCELLED for a cancelled slot; in a private feed TENTATIVE while the owner is invited."""
+    if slot.status == "cancelled" or (slot.booking and slot.booking.status == "cancelled"):
+        return STATUS.CANCELLED
+    if slot.booking is not None and slot.booking.status == "invited":
+        return STATUS.TENTATIVE
+    return STATUS.CONFIRMED
 
 
 def slot_uid(slot: SlotEntry, uid_domain: str, owner_id: str | None = None) -> str:
@@ -179,7 +193,7 @@ def slot_description(slot: SlotEntry) -> str:
         people_paragraph(slot),
         clean_text(f"On {slot.channel_name}, {slot.event.title}"),
         " ".join(hashtag(tag) for tag in slot.event.hashtags),
-        safety_paragraph(slot.event.safety_resources),
+        safety_line(slot),
         f"Watch live: {slot_url(slot)}",
     ]
     return "\n\n".join(paragraph for paragraph in paragraphs if paragraph)
@@ -215,17 +229,19 @@ def hashtag(tag: str) -> str:
     return tag if tag.startswith("#") else f"#{tag}"
 
 
-def safety_paragraph(resources: Iterable[SafetyResource]) -> str:
-    lines = [safety_line(resource) for resource in resources]
-    if not lines:
+def safety_line(slot: SlotEntry) -> str:
+    """One short line: the first helpline to call, and where the event lists them all.
+
+    Every slot carries it, so it stays short: the full list (descriptions, links) is on the
+    event's page, not repeated in each VEVENT of a feed that may hold a thousand.
+    """
+    resources = slot.event.safety_resources
+    if not resources:
         return ""
-    return "\n".join(["If you need support:", *lines])
-
-
-def safety_line(resource: SafetyResource) -> str:
-    name = f"{resource.name} ({resource.region})" if resource.region else resource.name
-    details = [part for part in (resource.phone, resource.url, resource.description) if part]
-    return clean_text(f"- {name}: {', '.join(details)}" if details else f"- {name}")
+    first = resources[0]
+    name = f"{first.name} ({first.region})" if first.region else first.name
+    call = f"{name}: {first.phone}" if first.phone else name
+    return clean_text(f"Need support? {call}. All helplines: {slot.event.page_url}#help")
 
 
 # --- time zones -------------------------------------------------------------------------------
@@ -259,14 +275,13 @@ def vtimezones(slots: Iterable[SlotEntry]) -> list[tuple[str, int, int]]:
     return [(tzid, min(used), max(used)) for tzid, used in sorted(years.items())]
 
 
-@lru_cache(maxsize=128)
-def _vtimezone_bytes(tzid: str, first_year: int, last_year: int) -> bytes:
-    """The VTIMEZONE for those years only (building one walks the zone's transitions)."""
-    timezone = Timezone.from_tzid(
-        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
-    )
-    body: bytes = timezone.to_ical()
-    return body
+def empty_feed_vtimezone(info: CalendarInfo) -> bytes:
+    """The VTIMEZONE of the feed's zone for the year of its last change (UTC when it has none)."""
+    zone = _zone(info.timezone) if info.timezone else None
+    if not isinstance(zone, ZoneInfo):
+        return utc_vtimezone_bytes()
+    year = info.changed_at.astimezone(zone).year
+    return vtimezone_bytes(zone.key, year, year)
 
 
 @lru_cache(maxsize=128)

@@ -67,6 +67,15 @@ class NotFound(LookupError):
         super().__init__(f"no {what} {key!r}")
 
 
+class Gone(LookupError):
+    """It existed and was retired on purpose, e.g. a rotated feed URL (HTTP 410)."""
+
+    def __init__(self, what: str, key: str) -> None:
+        self.what = what
+        self.key = key
+        super().__init__(f"the {what} {key!r} was retired; ask for the new one")
+
+
 class AlreadyExists(Exception):
     """A unique name or a booking that is already taken (HTTP 409)."""
 

@@ -15,12 +15,14 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from takeamoment.calendar.cache import Built, FeedCache, RenderedFeed
 from takeamoment.calendar.model import (
@@ -34,8 +36,8 @@ from takeamoment.calendar.model import (
 )
 from takeamoment.calendar.render import render_calendar
 from takeamoment.db.engine import Database
-from takeamoment.db.events import Channel, Event
-from takeamoment.db.people import Person
+from takeamoment.db.events import Change, Channel, Event
+from takeamoment.db.people import Person, RetiredFeedToken
 from takeamoment.db.queries import (
     PersonFeedVersion,
     bookings_with_people,
@@ -49,7 +51,7 @@ from takeamoment.db.queries import (
     slot_change_times,
 )
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
-from takeamoment.domain.errors import NotFound
+from takeamoment.domain.errors import Gone, NotFound
 from takeamoment.services.live import CANCELLED_BOOKING
 from takeamoment.services.tokens import hash_token
 
@@ -60,6 +62,15 @@ REFRESH_INTERVAL = timedelta(minutes=15)
 # A person's feed: their active bookings, and those released because the slot was cancelled, so
 # a cancelled session stays in their calendar as CANCELLED instead of silently vanishing.
 PERSON_FEED_STATUSES = (*ACTIVE_BOOKING_STATUSES, CANCELLED_BOOKING)
+_UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedUrls:
+    """Where a feed lives (the public URL) and the right-hand side of its UIDs."""
+
+    public_url: str
+    uid_domain: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,20 +90,24 @@ def redact_token(token: str) -> str:
 
 
 async def event_feed(
-    db: Database, cache: FeedCache, slug: str, feed_filter: FeedFilter, public_url: str
+    db: Database, cache: FeedCache, slug: str, feed_filter: FeedFilter, urls: FeedUrls
 ) -> RenderedFeed:
     """The published event's feed, filtered; a draft or an unknown channel is NotFound."""
     async with db.read() as session:
         event, channel = await _published_event(session, slug, feed_filter)
         version = _event_version(event)
     tag = feed_filter.tag.casefold() if feed_filter.tag else None
-    identity = ("event", event.id, channel.id if channel else None, tag, public_url)
+    identity = ("event", event.id, channel.id if channel else None, tag, urls)
 
     async def build() -> Built:
         async with db.read() as session:
             event, channel = await _published_event(session, slug, feed_filter)
-            info = await _event_calendar(session, event, channel, tag, public_url)
-        return _event_version(event), await _render(info, f"event {event.slug}")
+            info = await _event_calendar(session, event, channel, tag, urls)
+            # The header never goes back, even when a slot leaves a filtered feed (or is deleted)
+            # and what remains changed longer ago: any change of the event may have changed it.
+            last_modified = max(info.changed_at, await _last_change_at(session, event))
+        feed = await _render(info, f"event {event.slug}", event.slug, last_modified)
+        return _event_version(event), feed
 
     return await cache.get_or_build(identity, version, build)
 
@@ -108,13 +123,20 @@ async def _published_event(
     return event, await get_channel(session, event.id, feed_filter.channel)
 
 
+async def _last_change_at(session: AsyncSession, event: Event) -> datetime:
+    """When the event's change log last grew (its ``updated_at`` when it has no change yet)."""
+    query = select(col(Change.at)).where(Change.event_id == event.id, Change.seq == event.last_seq)
+    at = (await session.execute(query)).scalar_one_or_none()
+    return max(event.updated_at, at) if at is not None else event.updated_at
+
+
 def _event_version(event: Event) -> tuple[int, datetime]:
     # Every schedule change bumps last_seq; updated_at also covers edits made outside the log.
     return event.last_seq, event.updated_at
 
 
 async def _event_calendar(
-    session: AsyncSession, event: Event, channel: Channel | None, tag: str | None, public_url: str
+    session: AsyncSession, event: Event, channel: Channel | None, tag: str | None, urls: FeedUrls
 ) -> CalendarInfo:
     channels = {c.id: c for c in await get_channels(session, event.id)}
     slots = [
@@ -126,7 +148,7 @@ async def _event_calendar(
     slot_ids = [slot.id for slot in slots]
     people = await bookings_with_people(session, slot_ids)
     changes = await slot_change_times(session, [event.id], slot_ids)
-    shared = event_info(event, public_url)
+    shared = event_info(event, urls.public_url)
     entries = tuple(
         slot_entry(
             slot,
@@ -141,12 +163,12 @@ async def _event_calendar(
     )
     query, label = _filter_query(channel, tag)
     return CalendarInfo(
-        uid=_calendar_uid("calendar", event.id, query, public_url),
+        uid=_calendar_uid("calendar", event.id, query, urls.uid_domain),
         name=f"{event.title} ({label})" if label else event.title,
         description=event.description,
         source_url=f"{shared.page_url}/calendar.ics" + (f"?{query}" if query else ""),
         page_url=shared.page_url,
-        uid_domain=uid_domain(public_url),
+        uid_domain=urls.uid_domain,
         changed_at=max([event.updated_at, *(entry.changed_at for entry in entries)]),
         refresh_interval=REFRESH_INTERVAL,
         timezone=event.timezone,
@@ -170,23 +192,24 @@ def _filter_query(channel: Channel | None, tag: str | None) -> tuple[str, str]:
 
 
 async def person_feed(
-    db: Database, cache: FeedCache, feed_token: str, public_url: str
+    db: Database, cache: FeedCache, feed_token: str, urls: FeedUrls
 ) -> RenderedFeed:
-    """The person's own bookings across events; an unknown or rotated token is NotFound."""
+    """The person's own bookings across events; an unknown token is NotFound, a rotated one Gone."""
     token_hash = hash_token(feed_token)
     async with db.read() as session:
         person = await _person_of(session, feed_token, token_hash)
         version = await person_feed_version(session, person.id, PERSON_FEED_STATUSES)
     # The token is part of the feed (its SOURCE), so a rotated URL is a different feed.
-    identity = ("person", person.id, token_hash, public_url)
-    source_url = f"{public_url}/feeds/{feed_token}.ics"
+    identity = ("person", person.id, token_hash, urls)
+    source_url = f"{urls.public_url}/feeds/{feed_token}.ics"
 
     async def build() -> Built:
         async with db.read() as session:
             person = await _person_of(session, feed_token, token_hash)
             version = await person_feed_version(session, person.id, PERSON_FEED_STATUSES)
-            info = await _person_calendar(session, person, version, source_url, public_url)
-        return version, await _render(info, f"person {person.id}")
+            info = await _person_calendar(session, person, version, source_url, urls)
+        feed = await _render(info, f"person {person.id}", person.handle, info.changed_at)
+        return version, feed
 
     return await cache.get_or_build(identity, version, build)
 
@@ -195,6 +218,8 @@ async def _person_of(session: AsyncSession, feed_token: str, token_hash: str) ->
     person = await find_person_by_feed_token_hash(session, token_hash)
     # The lookup compares digests, not the token; the explicit check keeps it constant-time.
     if person is None or not hmac.compare_digest(person.feed_token_hash, token_hash):
+        if await session.get(RetiredFeedToken, token_hash) is not None:
+            raise Gone("feed", redact_token(feed_token))
         raise NotFound("feed", redact_token(feed_token))
     return person
 
@@ -204,13 +229,13 @@ async def _person_calendar(
     person: Person,
     version: PersonFeedVersion,
     source_url: str,
-    public_url: str,
+    urls: FeedUrls,
 ) -> CalendarInfo:
     rows = await person_feed_bookings(session, person.id, PERSON_FEED_STATUSES)
     slot_ids = [slot.id for _, slot, _, _ in rows]
     people = await bookings_with_people(session, slot_ids)
     changes = await slot_change_times(session, sorted({e.id for _, _, e, _ in rows}), slot_ids)
-    events = {event.id: event_info(event, public_url) for _, _, event, _ in rows}
+    events = {event.id: event_info(event, urls.public_url) for _, _, event, _ in rows}
     entries = tuple(
         slot_entry(
             slot,
@@ -231,12 +256,12 @@ async def _person_calendar(
     if version.bookings_changed_at is not None:  # a booking that left the feed changed it too
         changed.append(version.bookings_changed_at)
     return CalendarInfo(
-        uid=_calendar_uid("bookings", person.id, "", public_url),
+        uid=_calendar_uid("bookings", person.id, "", urls.uid_domain),
         name=f"{person.name} (@{person.handle}): my takeamoment bookings",
         description="Your own sessions, with reminders. Keep this address to yourself.",
         source_url=source_url,
-        page_url=public_url + "/",
-        uid_domain=uid_domain(public_url),
+        page_url=urls.public_url + "/",
+        uid_domain=urls.uid_domain,
         changed_at=max(changed),
         refresh_interval=REFRESH_INTERVAL,
         timezone=person.timezone,
@@ -308,20 +333,30 @@ def slot_entry(
     )
 
 
-def uid_domain(public_url: str) -> str:
-    return urlsplit(public_url).hostname or "takeamoment.invalid"
-
-
-def _calendar_uid(kind: str, key: str, query: str, public_url: str) -> str:
+def _calendar_uid(kind: str, key: str, query: str, domain: str) -> str:
     # A filtered feed is a calendar of its own; the filter text is hashed to keep the UID plain.
     suffix = f"-{hashlib.sha256(query.encode()).hexdigest()[:16]}" if query else ""
-    return f"{kind}-{key}{suffix}@{uid_domain(public_url)}"
+    return f"{kind}-{key}{suffix}@{domain}"
 
 
-async def _render(info: CalendarInfo, what: str) -> RenderedFeed:
-    # Rendering a large feed takes a while: off the event loop, so other requests keep flowing.
-    body = await asyncio.to_thread(render_calendar, info)
-    logger.debug(
-        "rendered the calendar feed of %s: %d slots, %d bytes", what, len(info.slots), len(body)
+def _file_name(name: str) -> str:
+    """A file name for Content-Disposition: the slug or handle, in safe characters only."""
+    return (_UNSAFE_IN_FILE_NAME.sub("-", name).strip(".-") or "calendar") + ".ics"
+
+
+async def _render(
+    info: CalendarInfo, what: str, name: str, last_modified: datetime
+) -> RenderedFeed:
+    # Rendering (and compressing) a large feed takes a while: off the event loop, so other
+    # requests keep flowing.
+    feed = await asyncio.to_thread(
+        lambda: RenderedFeed.of(render_calendar(info), last_modified, _file_name(name))
     )
-    return RenderedFeed.of(body, info.changed_at)
+    logger.debug(
+        "rendered the calendar feed of %s: %d slots, %d bytes (%d gzipped)",
+        what,
+        len(info.slots),
+        len(feed.body),
+        len(feed.gzipped),
+    )
+    return feed

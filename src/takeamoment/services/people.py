@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
 
 from takeamoment.db.engine import Database
-from takeamoment.db.people import ApiToken, AvailabilityWindow, Person
+from takeamoment.db.people import ApiToken, AvailabilityWindow, Person, RetiredFeedToken
 from takeamoment.db.queries import availability_of, get_person
 from takeamoment.db.types import utcnow
 from takeamoment.domain.errors import AlreadyExists, NotBookable
@@ -105,11 +105,12 @@ async def set_availability(
 
 
 async def rotate_feed_token(db: Database, person_id: str, public_url: str) -> str:
-    """Give the person a new feed URL; the old one stops working at once."""
+    """Give the person a new feed URL; the old one answers 410 Gone from now on."""
     feed_token = new_token(FEED_TOKEN_PREFIX)
 
     async def work(session: AsyncSession) -> None:
         person = await get_person(session, person_id, for_update=True)
+        session.add(RetiredFeedToken(token_hash=person.feed_token_hash, person_id=person.id))
         person.feed_token_hash = hash_token(feed_token)
         person.updated_at = utcnow()
 
