@@ -88,17 +88,22 @@ def transitions(zone: ZoneInfo, start: datetime, end: datetime) -> list[Transiti
     while day < end:
         after = _state(zone, day + _DAY)
         if after != before:
-            low, high = day, day + _DAY  # the change is in (low, high]: halve to the second
-            while high - low > timedelta(seconds=1):
-                middle = low + (high - low) / 2
-                if _state(zone, middle) == before:
-                    low = middle
-                else:
-                    high = middle
-            found.append(Transition(high, before[0], after[0], after[1]))
+            found.append(Transition(_change_in(zone, day, before), before[0], after[0], after[1]))
         before = after
         day += _DAY
     return found
+
+
+def _change_in(zone: ZoneInfo, day: datetime, before: tuple[timedelta, str]) -> datetime:
+    """The first whole second of the day starting at ``day`` that is no longer ``before``."""
+    low, high = int(day.timestamp()), int((day + _DAY).timestamp())  # change in (low, high]
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _state(zone, datetime.fromtimestamp(middle, UTC)) == before:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
 
 
 @lru_cache(maxsize=256)
