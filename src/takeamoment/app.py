@@ -28,6 +28,7 @@ from takeamoment.calendar.feeds import calendar_route_handlers, settle_uid_domai
 from takeamoment.db.engine import Database
 from takeamoment.logs import app_logging_config
 from takeamoment.realtime.plugin import RealtimePlugin
+from takeamoment.redis_client import Breaker
 from takeamoment.scheduler.plugin import SchedulerPlugin
 from takeamoment.settings import Settings, get_settings
 from takeamoment.web.headers import SecurityHeaders
@@ -73,7 +74,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "caller": Provide(provide_required_principal),
         },
         exception_handlers={**exception_handlers, **limit_exception_handlers},
-        state=State({"db": db, "settings": settings}),
+        # One breaker for the Redis the request paths ask (limits): after a failure they stop
+        # asking it for a few seconds instead of each waiting on it.
+        state=State({"db": db, "settings": settings, "redis_breaker": Breaker()}),
         on_startup=[settle_uid_domain],
         on_shutdown=[dispose_db],
         plugins=[

@@ -12,6 +12,7 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -122,6 +123,15 @@ class PrivateRedis:
         command += ["--appendonly", "no", "--daemonize", "no"]
         self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         _wait_for_port(self.port, up=True)
+
+    def pause(self) -> None:
+        """SIGSTOP: it keeps accepting connections (the kernel does) and never answers."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def kill(self) -> None:
         """As abrupt as it gets: SIGKILL, no goodbye to the clients."""

@@ -15,6 +15,7 @@ offer only get and set, which would lose counts between processes; Redis's ``INC
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -29,6 +30,7 @@ from redis.exceptions import RedisError
 
 from takeamoment.api.limits import peer_address
 from takeamoment.db.engine import Database
+from takeamoment.redis_client import Breaker
 from takeamoment.services.auth import Principal, authenticate
 from takeamoment.settings import Settings
 
@@ -37,6 +39,7 @@ logger = logging.getLogger(__name__)
 CLOSE_TOO_MANY_FAILURES = 4429
 _STATE_KEY = "auth_limiter"
 _MAX_TRACKED_ADDRESSES = 10_000  # past this, forget expired windows before adding more
+STORE_TIMEOUT_S = 0.5  # the longest a request waits on the counters (Redis)
 
 AnyConnection = ASGIConnection[Any, Any, Any, Any]
 
@@ -124,37 +127,49 @@ class RedisFailureCounter:
 
 @dataclass
 class AuthLimiter:
-    """Refuses authentication from addresses that failed ``limit`` times in the window."""
+    """Refuses authentication from addresses that failed ``limit`` times in the window.
+
+    The counter is asked for at most ``STORE_TIMEOUT_S``; after it failed, ``breaker`` keeps
+    requests from asking it again for a few seconds (every sign-in would otherwise wait on a
+    Redis that does not answer).
+    """
 
     counter: FailureCounter
     limit: int
     exempt: frozenset[str] = frozenset()
+    breaker: Breaker = field(default_factory=Breaker)
 
     async def ensure_allowed(self, address: str) -> None:
         """Raise TooManyAuthFailures while ``address`` is blocked."""
-        if address in self.exempt:
+        if address in self.exempt or self.breaker.is_open:
             return
         try:
-            failures, seconds_left = await self.counter.count(address)
-        except RedisError:
+            failures, seconds_left = await asyncio.wait_for(
+                self.counter.count(address), STORE_TIMEOUT_S
+            )
+        except (RedisError, OSError) as error:
             # Fail open: the tokens carry 256 bits, so the limit is a second line of defence,
-            # and an outage of Redis must not lock every user out.
-            logger.warning("auth failure limit unavailable: Redis did not answer", exc_info=True)
+            # and an outage of Redis must not lock every user out (nor hold every request).
+            self.breaker.failed()
+            logger.warning("auth failure limit unavailable: Redis did not answer (%r)", error)
             return
         if failures >= self.limit:
             raise TooManyAuthFailures(max(seconds_left, 1))
 
     async def failed(self, address: str) -> None:
         """Count one failed authentication from ``address``."""
-        if address in self.exempt:
+        if address in self.exempt or self.breaker.is_open:
             return
         try:
-            await self.counter.add(address)
-        except RedisError:
-            logger.warning("could not count a failed authentication in Redis", exc_info=True)
+            await asyncio.wait_for(self.counter.add(address), STORE_TIMEOUT_S)
+        except (RedisError, OSError) as error:
+            self.breaker.failed()
+            logger.warning("could not count a failed authentication in Redis (%r)", error)
 
 
-def make_limiter(settings: Settings, redis: Redis | None) -> AuthLimiter:
+def make_limiter(
+    settings: Settings, redis: Redis | None, breaker: Breaker | None = None
+) -> AuthLimiter:
     """Counters in Redis when the deployment has one (shared by every process), else in memory."""
     counter: FailureCounter
     if redis is not None:
@@ -163,7 +178,7 @@ def make_limiter(settings: Settings, redis: Redis | None) -> AuthLimiter:
     else:
         counter = MemoryFailureCounter(settings.auth_failure_window_seconds)
     exempt = frozenset(settings.limit_exempt_addresses)
-    return AuthLimiter(counter, settings.auth_failure_limit, exempt)
+    return AuthLimiter(counter, settings.auth_failure_limit, exempt, breaker or Breaker())
 
 
 def auth_limiter(connection: AnyConnection) -> AuthLimiter:
@@ -171,7 +186,7 @@ def auth_limiter(connection: AnyConnection) -> AuthLimiter:
     state = connection.app.state
     limiter = state.get(_STATE_KEY)
     if not isinstance(limiter, AuthLimiter):
-        limiter = make_limiter(state.settings, state.get("redis"))
+        limiter = make_limiter(state.settings, state.get("redis"), state.get("redis_breaker"))
         state[_STATE_KEY] = limiter
     return limiter
 

@@ -18,6 +18,7 @@ Too Large"; :func:`body_too_large` says how large a body may be.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,9 @@ from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from takeamoment.redis_client import Breaker, redis_client
 from takeamoment.settings import Settings
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 STORE_NAME = "rate_limit"
 EXCLUDED_PATHS = ["^/healthz", "^/readyz", "^/static/"]
+STORE_TIMEOUT_S = 0.5  # the longest a request waits on the counts (Redis)
 
 
 def peer_address(scope: Scope) -> str:
@@ -70,19 +72,25 @@ class RequestRateLimit(RateLimitMiddleware):
         if app.state.settings.is_limit_exempt(peer_address(scope)):
             await self.app(scope, receive, send)
             return
+        breaker: Breaker | None = app.state.get("redis_breaker")
+        if breaker is not None and breaker.is_open:  # Redis failed a moment ago: do not wait on it
+            await self.app(scope, receive, send)
+            return
         request: Request[Any, Any, Any] = app.request_class(scope)
         store = self.config.get_store_from_app(app)
         key = self.cache_key_from_request(request)
         try:
-            async with self._lock:
+            async with asyncio.timeout(STORE_TIMEOUT_S), self._lock:
                 cache_object = await self.retrieve_cached_history(key, store)
                 refused = len(cache_object.history) >= self.max_requests
                 if not refused:
                     await self.set_cached_history(key=key, cache_object=cache_object, store=store)
         except (RedisError, OSError):
             # The limit guards the service; it must not take it down. While the shared store
-            # (Redis) is away, requests go through uncounted, as they would with no limit.
+            # (Redis) is away or silent, requests go through uncounted, as with no limit.
             logger.warning("rate-limit store unavailable; serving without the limit")
+            if breaker is not None:
+                breaker.failed()
             await self.app(scope, receive, send)
             return
         if refused:
@@ -115,7 +123,7 @@ def rate_limit_store(settings: Settings) -> Store:
     """Where the counts live: Redis (shared by the deployment's processes) or this process."""
     if settings.redis_url:
         return RedisStore(
-            Redis.from_url(settings.redis_url),
+            redis_client(settings.redis_url),
             namespace=f"{settings.bus_channel}:rate_limit",
             handle_client_shutdown=True,  # the store closes its client when the app stops
         )

@@ -5,10 +5,17 @@ each message to its own hub. Messages carry their topic, so no channel per event
 is ever created (Channels never drops a channel key). The change log in the database is the
 history; a message lost on the bus is found again by seq (see ``realtime/stream.py``).
 
-Over Redis, Channels only publishes; the subscriber is a redis-py ``PubSub`` of our own that
-subscribes again whenever Redis goes away and comes back. Channels' own subscriber task ends on
-the first connection error and nothing restarts it, so the fan-out would stay dead after a Redis
-restart (``tests/e2e/test_faults.py`` kills Redis under load to check this).
+Over Redis, a write never waits on Redis: after its commit, each message goes to this process's
+own hub at once (its viewers get it whatever Redis does) and into a bounded queue that a worker
+task drains into Redis, retrying after failures. When the queue is full the oldest message is
+dropped (and counted): a viewer elsewhere that misses it sees the hole with the next message of
+its topic, or when its process subscribes again, and fills it from the change log. Messages
+carry the publishing process's id, so a process skips its own when Redis echoes them.
+
+The subscriber is a redis-py ``PubSub`` of our own that subscribes again whenever Redis goes away
+and comes back. Channels' own subscriber task ends on the first connection error and nothing
+restarts it, so the fan-out would stay dead after a Redis restart (``tests/e2e/test_faults.py``
+kills Redis under load to check this; ``tests/e2e/test_redis_paused.py`` pauses it).
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,6 +41,11 @@ logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 2.0
 RESUBSCRIBE_AFTER_S = 1.0  # between tries to subscribe again while Redis is away
+REPUBLISH_AFTER_S = 1.0  # between tries to publish again while Redis is away
+# Messages waiting for Redis; past this the oldest goes. Each is small (a slot's JSON), and the
+# change log recovers what is dropped.
+MAX_PENDING = 10_000
+LISTEN_POLL_S = 1.0  # how long one read of the subscription waits before looping
 
 
 def make_channels_plugin(redis: Redis | None, channel: str) -> ChannelsPlugin:
@@ -54,7 +68,12 @@ class Bus:
     """Publishes outbound messages and feeds this process's hub from the shared channel."""
 
     def __init__(
-        self, channels: ChannelsPlugin, hub: Hub, channel: str, redis: Redis | None = None
+        self,
+        channels: ChannelsPlugin,
+        hub: Hub,
+        channel: str,
+        redis: Redis | None = None,
+        max_pending: int = MAX_PENDING,
     ) -> None:
         self.channels = channels
         self.hub = hub
@@ -65,31 +84,81 @@ class Bus:
         # Run after every subscription: Redis does not replay what was published while we were
         # not subscribed, so local viewers are offered the newest messages from the database.
         self.on_resubscribed: Callable[[], Awaitable[None]] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.origin = uuid.uuid4().hex  # this process, in every envelope it publishes
+        # Envelopes waiting for Redis, oldest first; ``dropped`` counts those pushed out.
+        self.pending: deque[dict[str, Any]] = deque(maxlen=max_pending)
+        self.dropped = 0
+        self._has_pending = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def publish(self, outbox: list[Outbound]) -> None:
-        """Hand committed messages to the bus; never raises (the change log is the backstop)."""
-        # Awaited rather than queued: Channels' background publisher dies on the first backend
-        # error (Redis restarting), and would then drop every later message in silence.
+        """Hand committed messages on without waiting for Redis; never raises.
+
+        In memory, Channels' memory backend takes them (nothing there can stall). Over Redis,
+        this process's hub gets them now and the worker publishes them to Redis later.
+        """
         for item in outbox:
-            envelope = {"topic": item.topic, "message": item.message}
-            try:
-                await asyncio.wait_for(
-                    self.channels.wait_published(envelope, self.channel), PUBLISH_TIMEOUT_S
-                )
-            except Exception as error:  # a bus hiccup must not turn a committed write into an error
-                # No traceback: while Redis is down this happens on every write.
-                logger.warning("could not publish to the real-time bus: %r", error)
+            envelope = {"topic": item.topic, "message": item.message, "origin": self.origin}
+            if self.redis is None:
+                await self._publish_in_memory(envelope)
+                continue
+            self.hub.dispatch(item.topic, item.message)
+            if len(self.pending) == self.pending.maxlen:
+                self.dropped += 1  # the oldest goes: the change log recovers it (module doc)
+            self.pending.append(envelope)
+            self._has_pending.set()
+
+    async def _publish_in_memory(self, envelope: dict[str, Any]) -> None:
+        # Awaited, not queued: the memory backend hands it to our subscriber at once, and
+        # Channels' background publisher would drop every later message after one error.
+        try:
+            await self.channels.wait_published(envelope, self.channel)
+        except Exception as error:  # e.g. publishing before start-up: the change log has it
+            logger.warning("could not publish to the real-time bus: %r", error)
 
     async def start(self) -> None:
-        listen = self._listen_redis() if self.redis is not None else self._listen()
-        self._task = asyncio.create_task(listen, name="takeamoment-bus")
+        if self.redis is None:
+            self._tasks = [asyncio.create_task(self._listen(), name="takeamoment-bus")]
+            return
+        self._tasks = [
+            asyncio.create_task(self._listen_redis(), name="takeamoment-bus"),
+            asyncio.create_task(self._drain(), name="takeamoment-bus-publisher"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+
+    async def _drain(self) -> None:
+        """Publish pending envelopes to Redis in order; after a failure, pause and retry."""
+        assert self.redis is not None  # noqa: S101 - only started with Redis
+        failing = False
+        while True:
+            await self._has_pending.wait()
+            while self.pending:
+                envelope = self.pending[0]
+                try:
+                    await asyncio.wait_for(
+                        self.redis.publish(self.channel, msgspec.json.encode(envelope)),
+                        PUBLISH_TIMEOUT_S,
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # Redis away or silent: keep it, try again soon
+                    if not failing:  # once per outage: while Redis is away this repeats
+                        logger.warning("could not publish to Redis (%r); retrying", error)
+                    failing = True
+                    await asyncio.sleep(REPUBLISH_AFTER_S)
+                    continue
+                if failing:
+                    logger.info("publishing to Redis again")
+                    failing = False
+                if self.pending and self.pending[0] is envelope:
+                    self.pending.popleft()
+            self._has_pending.clear()
 
     async def _listen(self) -> None:
         """In memory: Channels' own subscriber, which has no connection to lose."""
@@ -114,8 +183,11 @@ class Bus:
                 self.subscribed = True
                 if self.on_resubscribed is not None:  # (at start-up there is no one to catch up)
                     await self._run_catch_up(self.on_resubscribed)
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
+                while True:  # short reads: the client's socket timeout is for commands
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=LISTEN_POLL_S
+                    )
+                    if message is not None and message["type"] == "message":
                         self._dispatch(message["data"])
             except asyncio.CancelledError:
                 raise
@@ -138,6 +210,8 @@ class Bus:
     def _dispatch(self, raw: bytes) -> None:
         try:
             envelope: dict[str, Any] = msgspec.json.decode(raw)
+            if self.redis is not None and envelope.get("origin") == self.origin:
+                return  # our own, already handed to our hub when it was published
             self.hub.dispatch(envelope["topic"], envelope["message"])
         except Exception:  # one bad message must not stop the stream
             logger.exception("dropped a malformed bus message")

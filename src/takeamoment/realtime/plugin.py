@@ -6,7 +6,6 @@ from functools import partial
 
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
-from redis.asyncio import Redis
 
 from takeamoment.db.engine import Database
 from takeamoment.realtime.bus import Bus, make_channels_plugin
@@ -15,6 +14,7 @@ from takeamoment.realtime.hub import Hub
 from takeamoment.realtime.presence import Presence
 from takeamoment.realtime.snapshots import Snapshots
 from takeamoment.realtime.ws import event_stream, my_stream
+from takeamoment.redis_client import redis_client
 from takeamoment.settings import Settings
 
 
@@ -24,7 +24,7 @@ class RealtimePlugin(InitPluginProtocol):
     def __init__(self, db: Database, settings: Settings) -> None:
         self.hub = Hub(max_backlog=settings.ws_max_backlog)
         self.snapshots = Snapshots(db)
-        self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        self.redis = redis_client(settings.redis_url) if settings.redis_url else None
         self.channels = make_channels_plugin(self.redis, settings.bus_channel)
         self.bus = Bus(self.channels, self.hub, settings.bus_channel, self.redis)
         self.bus.on_resubscribed = partial(offer_latest, db, self.hub)

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 PERSON_PREFIX = "person:"
 REFRESH_EVERY_S = 10
 TTL_S = 30
+READ_TIMEOUT_S = 1.0  # readiness asks for presence: it must not wait long on a silent Redis
 
 
 class Presence:
@@ -42,15 +43,20 @@ class Presence:
         if self.redis is None or not person_ids:
             return local
         try:
-            keys = [key async for key in self.redis.scan_iter(match=self._prefix + "*")]
-            remote: set[str] = set()
-            for key in keys:
-                members = await self.redis.smembers(key)
-                remote |= {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+            remote = await asyncio.wait_for(self._remote(), READ_TIMEOUT_S)
         except Exception:  # presence is advisory: without Redis, say what this process knows
             logger.warning("presence: Redis did not answer; showing local connections only")
             return local
         return local | (remote & set(person_ids))
+
+    async def _remote(self) -> set[str]:
+        assert self.redis is not None  # noqa: S101 - only called with Redis
+        keys = [key async for key in self.redis.scan_iter(match=self._prefix + "*")]
+        remote: set[str] = set()
+        for key in keys:
+            members = await self.redis.smembers(key)
+            remote |= {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+        return remote
 
     async def start(self) -> None:
         if self.redis is not None:
