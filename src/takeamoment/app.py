@@ -21,6 +21,7 @@ from takeamoment.api.limits import (
     rate_limit_store,
 )
 from takeamoment.api.me import MeController
+from takeamoment.api.observe import ObservedRequests, log_websocket_failure, metrics_endpoint
 from takeamoment.api.people import PeopleController
 from takeamoment.api.readiness import ReadinessController
 from takeamoment.api.slots import BookingController, SlotController
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     rate_limit = rate_limit_config(settings)
     cors = settings.cors_allowed_origins
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             EventController,
             PeopleController,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MeController,
             ReadinessController,
             AuditController,
+            metrics_endpoint,
         ],
         before_request=bind_audit_actor,
         dependencies={
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "caller": Provide(provide_required_principal),
         },
         exception_handlers={**exception_handlers, **limit_exception_handlers},
+        after_exception=[log_websocket_failure],
         state=State({"db": db, "settings": settings}),
         on_shutdown=[dispose_db],
         plugins=[
@@ -86,7 +89,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores={STORE_NAME: rate_limit_store(settings)} if rate_limit else None,
         cors_config=CORSConfig(allow_origins=cors) if cors else None,
         request_max_body_size=settings.max_body_bytes,
-        logging_config=app_logging_config(),  # no token from a URL reaches a log
+        # No token from a URL reaches a log; JSON lines with the request id if asked.
+        logging_config=app_logging_config(
+            json_lines=settings.log_format == "json", level=settings.log_level
+        ),
         debug=settings.debug,
         openapi_config=OpenAPIConfig(title="takeamoment", version=__version__),
     )
+    # Around everything, routing included (Litestar's middleware sees only matched routes): the
+    # request id, the request metrics and, with JSON logs, the access line (uvicorn's is off).
+    app.asgi_handler = ObservedRequests(app.asgi_handler, access_log=settings.log_format == "json")
+    return app

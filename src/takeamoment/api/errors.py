@@ -2,11 +2,16 @@
 
 The ``*_ERRORS`` lists feed the handlers' ``raises=``, so that the OpenAPI document lists every
 status code a route can answer (schemathesis checks it: ``tests/e2e/test_schema_fuzz.py``).
+
+Every 5xx body carries the request's id in ``extra.request_id`` (the same as the ``X-Request-ID``
+header), and every exception nothing else maps is logged with its traceback and that id, then
+answered 500 without a trace of it (unless ``debug``).
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 import asyncpg
@@ -34,9 +39,14 @@ from takeamoment.domain.errors import (
     NotFound,
     SchedulingConflict,
 )
+from takeamoment.request_id import current_request_id
+
+logger = logging.getLogger(__name__)
 
 
 def _error(status_code: int, detail: str, extra: Any = None) -> Response[dict[str, Any]]:
+    if status_code >= 500:  # the id that finds this request's log lines
+        extra = {**(extra or {}), "request_id": current_request_id()}
     body: dict[str, Any] = {"status_code": status_code, "detail": detail}
     if extra is not None:
         body["extra"] = extra
@@ -143,8 +153,26 @@ def _database_error(request: Request[Any, Any, Any], error: sa_exc.DBAPIError) -
     """A driver error: 503 when it was the connection dying mid-query, else a plain 500."""
     if error.connection_invalidated:
         return _unavailable(request, error)
-    logging.getLogger(__name__).error("database error", exc_info=error)
-    return _error(500, "Internal Server Error")
+    return _unhandled(request, error)
+
+
+def _unhandled(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    """Anything no other handler maps: logged with its traceback, answered 500 with the id."""
+    request_id = current_request_id()
+    route = request.scope.get("path_template") or request.scope["path"]
+    logger.error(
+        "unhandled %s in %s %s (request id %s)",
+        type(error).__name__,
+        request.method,
+        route,
+        request_id,
+        exc_info=error,
+        extra={"method": request.method, "route": route},
+    )
+    extra = None
+    if request.app.debug:  # tests and local debugging only: the trace in the answer
+        extra = {"traceback": traceback.format_exception(error)}
+    return _error(500, "Internal Server Error", extra)
 
 
 exception_handlers: ExceptionHandlersMap = {
@@ -158,4 +186,5 @@ exception_handlers: ExceptionHandlersMap = {
     InvalidSchedule: _invalid,
     **dict.fromkeys(UNAVAILABLE_ERRORS, _unavailable),
     sa_exc.DBAPIError: _database_error,
+    Exception: _unhandled,
 }
