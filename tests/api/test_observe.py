@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 from takeamoment import metrics
 from takeamoment.app import create_app
 from takeamoment.logs import JsonLines, StampRequestId, redact
+from takeamoment.realtime.hub import Hub
 from takeamoment.request_id import bind_request_id, choose_request_id, unbind_request_id
 from takeamoment.settings import Settings
 from tests.helpers import Client
@@ -161,3 +162,16 @@ def test_change_to_send_is_measured_from_the_changes_own_time() -> None:
     assert _sample(f"{name}_count", kind="me") - count_before == 1
     assert _sample(f"{name}_sum", kind="me") - sum_before >= 3
     assert _sample("takeamoment_messages_fanned_out_total", kind="me") - fanned_before == 5
+
+
+async def test_the_hub_counts_open_streams_and_drops_the_too_slow() -> None:
+    hub = Hub(max_backlog=2)
+    opened = _sample("takeamoment_websockets_open", kind="me")
+    dropped = _sample("takeamoment_viewers_dropped_total", kind="me")
+    with hub.subscribe("person:slow") as subscription:
+        assert _sample("takeamoment_websockets_open", kind="me") == opened + 1
+        for seq in range(1, 6):  # nobody writes: the backlog of 2 overflows once
+            hub.dispatch("person:slow", {"seq": seq})
+        assert subscription.overflowed.is_set()
+    assert _sample("takeamoment_websockets_open", kind="me") == opened
+    assert _sample("takeamoment_viewers_dropped_total", kind="me") == dropped + 1
