@@ -10,9 +10,11 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from litestar import Litestar, get
+from litestar import Litestar, WebSocket, get, websocket
+from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
@@ -36,10 +38,17 @@ def boom() -> None:
     raise Boom(f"the failure's own words, with a secret: ?token={SECRET}")
 
 
+@websocket("/test/ws-boom")
+async def ws_boom(socket: WebSocket[Any, Any, Any]) -> None:
+    await socket.accept()
+    raise Boom("a stream's own failure")
+
+
 def failing_app(settings: Settings) -> Litestar:
-    """The app as ``create_app`` wires it, plus one route that always fails."""
+    """The app as ``create_app`` wires it, plus routes that always fail."""
     app = create_app(settings)
     app.register(boom)
+    app.register(ws_boom)
     return app
 
 
@@ -68,6 +77,22 @@ async def test_an_unhandled_exception_is_logged_with_the_request_id_and_the_500_
         assert "Traceback" not in response.text and "Boom" not in response.text
     [record] = [r for r in caplog.records if r.name == "takeamoment.api.errors"]
     assert "trace-42" in record.getMessage() and "/test/boom" in record.getMessage()
+    assert record.exc_info is not None and record.exc_info[0] is Boom
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_an_unhandled_exception_on_a_websocket_is_logged_with_its_traceback(
+    failing: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.ERROR, logger="takeamoment.api.observe"),
+        await failing.websocket_connect("/test/ws-boom") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_text(timeout=10)
+    assert closed.value.code == 4500
+    [record] = [r for r in caplog.records if r.name == "takeamoment.api.observe"]
+    assert "/test/ws-boom" in record.getMessage()
     assert record.exc_info is not None and record.exc_info[0] is Boom
 
 
