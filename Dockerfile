@@ -1,5 +1,15 @@
 # The takeamoment app image. Alone it serves the embedded default (SQLite in /app, in-memory
 # Channels); docker-compose.yml runs it against PostgreSQL and Redis.
+
+# Build the wheel from the source tree; only the wheel reaches the final image.
+FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml setup.py README.md ./
+COPY src ./src
+COPY migrations ./migrations
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,14 +18,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN useradd --create-home --uid 10001 --user-group takeamoment
 
+# An installed package, not an editable copy: the migrations ship inside it
+# (takeamoment/migrations), so the image holds no source tree.
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+
+# /app belongs to the app user: the embedded default writes its SQLite file and its development
+# secret into the working directory.
 WORKDIR /app
-COPY . .
-# Editable on purpose: the code finds alembic.ini and migrations/ relative to the source tree
-# (takeamoment/db/migrate.py), so the package stays in /app next to them.
-RUN pip install --no-cache-dir -e . \
-    && chown takeamoment:takeamoment /app
-# /app itself (not the code in it) belongs to the app user: the embedded default writes its SQLite
-# file and its development secret into the working directory.
+RUN chown takeamoment:takeamoment /app
 
 USER takeamoment
 EXPOSE 8000

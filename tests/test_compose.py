@@ -273,6 +273,17 @@ def test_dockerfile_default_command_serves_on_all_interfaces() -> None:
     assert words[words.index("--host") + 1] == "0.0.0.0"  # noqa: S104
 
 
+def test_dockerfile_installs_the_built_wheel_not_an_editable_copy() -> None:
+    runs = [args for keyword, args in dockerfile_instructions() if keyword == "RUN"]
+    installs = [words for words in map(shlex.split, runs) if "install" in words]
+    assert installs, "no pip install"
+    assert not any("-e" in words or "--editable" in words for words in installs)
+    assert any(any(word.endswith(".whl") for word in words) for words in installs)
+    # The wheel is built from the package and its migrations, which ship inside it.
+    copied = " ".join(args for keyword, args in dockerfile_instructions() if keyword == "COPY")
+    assert "migrations" in copied and "setup.py" in copied
+
+
 def test_dockerignore_keeps_the_virtualenv_git_and_local_secrets_out_of_the_image() -> None:
     patterns = {
         line.strip()

@@ -21,6 +21,7 @@ from takeamoment.api.limits import (
     rate_limit_store,
 )
 from takeamoment.api.me import MeController
+from takeamoment.api.observe import ObservedRequests, log_websocket_failure, metrics_endpoint
 from takeamoment.api.people import PeopleController
 from takeamoment.api.readiness import ReadinessController
 from takeamoment.api.slots import BookingController, SlotController
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     rate_limit = rate_limit_config(settings)
     cors = settings.cors_allowed_origins
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             EventController,
             PeopleController,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MeController,
             ReadinessController,
             AuditController,
+            metrics_endpoint,
         ],
         before_request=bind_audit_actor,
         dependencies={
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # asking it for a few seconds instead of each waiting on it.
         state=State({"db": db, "settings": settings, "redis_breaker": Breaker()}),
         on_startup=[settle_uid_domain],
+        after_exception=[log_websocket_failure],
         on_shutdown=[dispose_db],
         plugins=[
             realtime.channels,
@@ -90,7 +93,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores={STORE_NAME: rate_limit_store(settings)} if rate_limit else None,
         cors_config=CORSConfig(allow_origins=cors) if cors else None,
         request_max_body_size=settings.max_body_bytes,
-        logging_config=app_logging_config(),  # no token from a URL reaches a log
+        # No token from a URL reaches a log; JSON lines with the request id if asked.
+        logging_config=app_logging_config(
+            json_lines=settings.log_format == "json", level=settings.log_level
+        ),
         debug=settings.debug,
         openapi_config=OpenAPIConfig(title="takeamoment", version=__version__),
     )
+    # Around everything, routing included (Litestar's middleware sees only matched routes): the
+    # request id, the request metrics and, with JSON logs, the access line (uvicorn's is off).
+    app.asgi_handler = ObservedRequests(app.asgi_handler, access_log=settings.log_format == "json")
+    return app

@@ -12,8 +12,9 @@ from typing import TypeVar
 import click
 import uvicorn
 
+from takeamoment import metrics
 from takeamoment.db.engine import Database
-from takeamoment.db.migrate import upgrade_to_head
+from takeamoment.db.migrate import SchemaNotAtHead, ensure_at_head, upgrade_to_head
 from takeamoment.domain.errors import NotFound
 from takeamoment.logs import uvicorn_log_config
 from takeamoment.realtime.stream import MAX_INCOMING_BYTES
@@ -33,6 +34,17 @@ def _settings() -> Settings:
 
 def _migrate(settings: Settings) -> None:
     upgrade_to_head(settings.database_url)
+
+
+def _require_schema(settings: Settings) -> None:
+    """Commands that only read or write rows never change a database's schema: a production
+    database is migrated on purpose (``db upgrade``, ``serve``), not by a token command."""
+    try:
+        ensure_at_head(settings.database_url)
+    except SchemaNotAtHead as error:
+        raise click.ClickException(
+            f"{error}; run `takeamoment db upgrade` first (this command does not migrate)"
+        ) from error
 
 
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
@@ -55,19 +67,24 @@ def _serve(host: str, port: int, workers: int) -> None:
     # Fan-out to thousands of viewers makes many short-lived objects; with the default
     # thresholds the collector ran ~250 times over 20 changes to 5,000 viewers (bench/fanout.py).
     gc.set_threshold(50_000, 50, 100)
-    uvicorn.run(
-        "takeamoment.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ws="websockets-sansio",
-        # Deflate costs up to ~300 KiB per connection; our messages are small.
-        ws_per_message_deflate=False,
-        ws_max_size=MAX_INCOMING_BYTES,
-        log_level=settings.log_level,
-        log_config=uvicorn_log_config(),  # access lines carry URLs: redact their tokens
-    )
+    json_lines = settings.log_format == "json"
+    with metrics.across_workers(workers):
+        uvicorn.run(
+            "takeamoment.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            ws="websockets-sansio",
+            # Deflate costs up to ~300 KiB per connection; our messages are small.
+            ws_per_message_deflate=False,
+            ws_max_size=MAX_INCOMING_BYTES,
+            log_level=settings.log_level,
+            # Access lines carry URLs: redact their tokens. With JSON logs the app writes its
+            # own access lines, with the request id, route and duration (api/observe.py).
+            log_config=uvicorn_log_config(json_lines=json_lines),
+            access_log=not json_lines,
+        )
 
 
 @click.group()
@@ -108,7 +125,7 @@ def token() -> None:
 def token_issue(role: str, name: str) -> None:
     """Create a host and print its bearer token alone on the last line."""
     settings = _settings()
-    _migrate(settings)
+    _require_schema(settings)
     issued = asyncio.run(_with_db(settings, lambda db: issue_host_token(db, name)))
     click.echo(f"issued a {role} token for {name!r}; it is shown only once:", err=True)
     click.echo(str(issued))
@@ -118,7 +135,7 @@ def token_issue(role: str, name: str) -> None:
 def token_list() -> None:
     """List host tokens: id, host, created, active or revoked (never a token or its hash)."""
     settings = _settings()
-    _migrate(settings)
+    _require_schema(settings)
     listed = asyncio.run(_with_db(settings, list_host_tokens))
     if not listed:
         click.echo("no host tokens yet: takeamoment token issue --role host --name NAME", err=True)
@@ -141,7 +158,7 @@ def token_revoke(token_id: str | None, token_value: str | None) -> None:
     if (token_id is None) == (token_value is None):
         raise click.UsageError("give one of TOKEN_ID or --token TOKEN")
     settings = _settings()
-    _migrate(settings)
+    _require_schema(settings)
 
     async def revoke(db: Database) -> tuple[TokenInfo, bool]:
         target = token_id or await token_id_of(db, token_value or "")

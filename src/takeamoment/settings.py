@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # same default as fail2ban's ``ignoreip``. Set [] to limit loopback clients too.
     limit_exempt_addresses: list[str] = ["127.0.0.1", "::1"]
     log_level: str = "info"
+    # "json": every log line (the app's and uvicorn's) is one JSON object, with the request id.
+    log_format: Literal["text", "json"] = "text"
+    # Client addresses (or networks, "10.0.0.0/8") that may read GET /metrics (JSON list).
+    metrics_allow: list[str] = ["127.0.0.1", "::1"]
     # Tracebacks in 500 answers: for tests and local debugging only.
     debug: bool = False
 

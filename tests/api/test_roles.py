@@ -12,6 +12,8 @@ may call it. The roles:
 - ``feed-token``: the unguessable token in the path is the credential; a wrong one is 404.
 - ``host-page``: a host's browser page; anyone else is sent to the sign-in page.
 - ``csrf-form``: a form of the host pages; without the page's CSRF token it is 403.
+- ``metrics-allow``: only client addresses in ``TAKEAMOMENT_METRICS_ALLOW``, whatever the token;
+  anyone else is 403.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ ROLES: dict[tuple[str, str], str] = {
     ("GET", "/api/events/{slug:str}/audit"): "host",
     ("GET", "/healthz"): "anyone",
     ("GET", "/readyz"): "anyone",
+    ("GET", "/metrics"): "metrics-allow",
     ("GET", "/events/{slug:str}/calendar.ics"): "anyone",
     ("GET", "/feeds/{feed_file:str}"): "feed-token",
     ("GET", "/"): "anyone",
@@ -169,7 +172,13 @@ async def test_each_route_enforces_its_declared_role(client: Client, host_token:
     checked = [route for route, role in ROLES.items() if role in EXPECTED]
     for route in checked:
         await check_route(client, route, ids, tokens)
-    assert len(checked) == len(ROLES) - 3  # the feed and the two forms: below
+    assert len(checked) == len(ROLES) - 4  # the feed, the two forms and /metrics: below
+
+    # /metrics goes by the client's address, never by a token: the test client's is "testclient".
+    for token in tokens.values():
+        assert await status(client, "GET", "/metrics", token) == 403
+    client.app.state.settings.metrics_allow = ["testclient"]
+    assert await status(client, "GET", "/metrics", None) == 200
 
     # The feed's token is its credential: the right one serves the feed, anything else is 404.
     path = "/feeds/{feed_file:str}"

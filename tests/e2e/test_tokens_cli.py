@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command
 from litestar.testing import AsyncTestClient
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from takeamoment.app import create_app
+from takeamoment.db.migrate import alembic_config
 from takeamoment.services.tokens import hash_token
 from takeamoment.settings import Settings
 from tests.e2e.conftest import BIN, server_env, start_server, stop_server
@@ -103,3 +106,23 @@ async def test_revoking_a_token_closes_the_stream_it_already_has_open(
         stop_server(process)
     assert closed.value.rcvd is not None
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "the token was revoked")
+
+
+def test_token_commands_never_migrate_a_database_behind_head(tmp_path: Path) -> None:
+    behind = tmp_path / "behind.db"
+    command.upgrade(alembic_config(f"sqlite+aiosqlite:///{behind}"), "0003")
+    for db_file in (behind, tmp_path / "missing.db"):
+        env = server_env(f"sqlite+aiosqlite:///{db_file}")
+        for args in (
+            ("token", "list"),
+            ("token", "issue", "--role", "host", "--name", "Nobody"),
+            ("token", "revoke", "some-id"),
+        ):
+            refused = takeamoment(env, tmp_path, *args)
+            assert refused.returncode == 1, (args, refused.stdout, refused.stderr)
+            assert "run `takeamoment db upgrade` first" in refused.stderr
+            assert refused.stdout == ""
+    with sqlite3.connect(behind) as connection:
+        [(revision,)] = connection.execute("SELECT version_num FROM alembic_version")
+    assert revision == "0003"
+    assert not (tmp_path / "missing.db").exists()

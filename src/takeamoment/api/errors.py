@@ -2,6 +2,10 @@
 
 The ``*_ERRORS`` lists feed the handlers' ``raises=``, so that the OpenAPI document lists every
 status code a route can answer (schemathesis checks it: ``tests/e2e/test_schema_fuzz.py``).
+
+Every 5xx body carries the request's id in ``extra.request_id`` (the same as the ``X-Request-ID``
+header), and every exception nothing else maps is logged with its traceback and that id, then
+answered 500 without a trace of it (unless ``debug``).
 """
 
 from __future__ import annotations
@@ -38,9 +42,14 @@ from takeamoment.domain.errors import (
     NotFound,
     SchedulingConflict,
 )
+from takeamoment.request_id import current_request_id
+
+logger = logging.getLogger(__name__)
 
 
 def _error(status_code: int, detail: str, extra: Any = None) -> Response[dict[str, Any]]:
+    if status_code >= 500:  # the id that finds this request's log lines
+        extra = {**(extra or {}), "request_id": current_request_id()}
     body: dict[str, Any] = {"status_code": status_code, "detail": detail}
     if extra is not None:
         body["extra"] = extra
@@ -172,16 +181,30 @@ def _unavailable(_: Request[Any, Any, Any], error: Exception) -> Response[dict[s
     return response
 
 
-def _internal(error: BaseException) -> Response[dict[str, Any]]:
-    logger.error("unhandled error", exc_info=error)
-    return _error(500, "Internal Server Error")
+def _unhandled(request: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
+    """Anything no other handler maps: logged with its traceback, answered 500 with the id."""
+    request_id = current_request_id()
+    route = request.scope.get("path_template") or request.scope["path"]
+    logger.error(
+        "unhandled %s in %s %s (request id %s)",
+        type(error).__name__,
+        request.method,
+        route,
+        request_id,
+        exc_info=error,
+        extra={"method": request.method, "route": route},
+    )
+    extra = None
+    if request.app.debug:  # tests and local debugging only: the trace in the answer
+        extra = {"traceback": traceback.format_exception(error)}
+    return _error(500, "Internal Server Error", extra)
 
 
 def _connecting(request: Request[Any, Any, Any], error: OSError) -> Response[dict[str, Any]]:
     """A refused or timed-out connection: 503 from a store's client, a 500 from anything else."""
     if raised_by_store_client(error):
         return _unavailable(request, error)
-    return _internal(error)
+    return _unhandled(request, error)
 
 
 def connection_is_gone(error: sa_exc.DBAPIError) -> bool:
@@ -202,7 +225,7 @@ def _database_error(request: Request[Any, Any, Any], error: sa_exc.DBAPIError) -
     """A driver error: 503 when the connection is gone or busy, else a plain 500."""
     if connection_is_gone(error):
         return _unavailable(request, error)
-    return _internal(error)
+    return _unhandled(request, error)
 
 
 exception_handlers: ExceptionHandlersMap = {
@@ -218,4 +241,5 @@ exception_handlers: ExceptionHandlersMap = {
     **dict.fromkeys(UNAVAILABLE_ERRORS, _unavailable),
     **dict.fromkeys(CONNECTING_ERRORS, _connecting),
     sa_exc.DBAPIError: _database_error,
+    Exception: _unhandled,
 }

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 
+from takeamoment import metrics
+
 DEFAULT_MAX_FEEDS = 256
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # Calendar text compresses about 15-fold at 6; higher levels gain little for much more time.
@@ -113,6 +115,7 @@ class FeedCache:
         """
         cached = self.get(identity, version)
         if cached is not None:
+            metrics.feed_cache_hit()
             return cached
         key = (identity, version)
         task = self._building.get(key)
@@ -125,6 +128,7 @@ class FeedCache:
 
     async def _build(self, identity: Hashable, build: Callable[[], Awaitable[Built]]) -> Built:
         version, feed = await build()
+        metrics.feed_rendered()
         self.put(identity, version, feed)
         return version, feed
 

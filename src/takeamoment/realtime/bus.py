@@ -34,6 +34,7 @@ from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 
+from takeamoment import metrics
 from takeamoment.db.engine import Outbound
 from takeamoment.realtime.hub import Hub
 
@@ -194,6 +195,7 @@ class Bus:
             except Exception as error:  # e.g. Redis restarted: subscribe again after a pause
                 if self.subscribed:
                     logger.warning("real-time bus lost Redis (%s); subscribing again", error)
+                    metrics.bus_reconnecting()
                 self.subscribed = False
             finally:
                 with contextlib.suppress(Exception):

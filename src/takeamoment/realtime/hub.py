@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from takeamoment import metrics
+
 logger = logging.getLogger(__name__)
 
 
@@ -69,6 +71,7 @@ class Subscription:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
             self.overflowed.set()
+            metrics.viewer_dropped(self.topic)
 
 
 def _completes_at_once(send: Coroutine[Any, Any, None]) -> bool:
@@ -103,6 +106,7 @@ class Hub:
         subscription = Subscription(topic, self.max_backlog)
         self._topics[topic].add(subscription)
         self._membership_changed()
+        metrics.websocket_opened(topic)
         try:
             yield subscription
         finally:
@@ -112,6 +116,7 @@ class Hub:
                 if not subscribers:  # drop empty topics: one per person would otherwise leak
                     del self._topics[topic]
             self._membership_changed()
+            metrics.websocket_closed(topic)
 
     def _membership_changed(self) -> None:
         for callback in self.on_membership:
@@ -127,6 +132,7 @@ class Hub:
         outgoing = Outgoing.of(message)
         for subscription in tuple(subscribers):
             subscription.offer(outgoing)
+        metrics.fanned_out(topic, message, len(subscribers))
 
     def topics(self, prefix: str) -> list[str]:
         """The topics with subscribers here that start with ``prefix``."""

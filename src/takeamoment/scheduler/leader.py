@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from takeamoment import metrics
 from takeamoment.scheduler.runner import ReminderScheduler
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class Leadership:
     async def start(self) -> None:
         if self.database_url.startswith("sqlite"):
             self.is_leader = True
+            metrics.scheduler_leader(True)
             await self.scheduler.start()
             return
         self._task = asyncio.create_task(self._campaign(), name="takeamoment-leader")
@@ -52,6 +54,7 @@ class Leadership:
                 await self._task
         await self.scheduler.stop()
         self.is_leader = False
+        metrics.scheduler_leader(False)
 
     async def _campaign(self) -> None:
         while True:
@@ -75,6 +78,7 @@ class Leadership:
     async def _lead(self, connection: Any) -> None:
         logger.info("this process now runs the scheduler")
         self.is_leader = True
+        metrics.scheduler_leader(True)
         await self.scheduler.start()
         while True:  # hold the lock; a dead connection means another process may take over
             await asyncio.sleep(TRY_EVERY_S)
@@ -83,6 +87,7 @@ class Leadership:
     async def _step_down(self, connection: Any) -> None:
         if self.is_leader:
             self.is_leader = False
+            metrics.scheduler_leader(False)
             await self.scheduler.stop()
         if connection is not None:
             with contextlib.suppress(Exception):

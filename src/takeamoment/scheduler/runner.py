@@ -22,6 +22,7 @@ from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from takeamoment import metrics
 from takeamoment.db.engine import Database
 from takeamoment.db.types import utcnow
 from takeamoment.services.reminders import (
@@ -98,7 +99,7 @@ class ReminderScheduler:
         wanted: dict[str, tuple[datetime, Any, tuple[Any, ...]]] = {}
         for owed in await owed_notices(self.db, not_before=now - self.grace - timedelta(days=1)):
             notice = owed.notice
-            args = (owed.booking_id, notice.kind, notice.minutes_before)
+            args = (owed.booking_id, notice.kind, notice.minutes_before, notice.due_at)
             wanted[owed.job_id] = (max(notice.due_at, now), self._fire_notice, args)
         for slot_id, ends_at in (await live_slot_ends(self.db)).items():
             wanted[f"overrun:{slot_id}"] = (max(ends_at, now), self._fire_overrun, (slot_id,))
@@ -117,7 +118,9 @@ class ReminderScheduler:
                 replace_existing=True,
             )
 
-    async def _fire_notice(self, booking_id: str, kind: str, minutes_before: int | None) -> None:
+    async def _fire_notice(
+        self, booking_id: str, kind: str, minutes_before: int | None, due_at: datetime
+    ) -> None:
         try:
             async with self._delivering:
                 outcome = await deliver_notice(
@@ -127,6 +130,7 @@ class ReminderScheduler:
             logger.exception("notice %s for booking %s failed; re-arming", kind, booking_id)
             self.on_message("event:", {})
             return
+        metrics.notice_outcome("stream", outcome, utcnow() - due_at)
         if outcome == "missed":
             logger.warning("notice %s for booking %s was missed", kind, booking_id)
 
