@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from takeamoment import __version__
 from takeamoment.api.audit import AuditController, bind_audit_actor
 from takeamoment.api.auth import provide_principal, provide_required_principal
+from takeamoment.api.bodies import JsonRequest
 from takeamoment.api.errors import exception_handlers
 from takeamoment.api.events import EventController
 from takeamoment.api.health import HealthController
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores={STORE_NAME: rate_limit_store(settings)} if rate_limit else None,
         cors_config=CORSConfig(allow_origins=cors) if cors else None,
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,  # bodies not UTF-8 or nested too deep: 400, not 500
         logging_config=app_logging_config(),  # no token from a URL reaches a log
         debug=settings.debug,
         openapi_config=OpenAPIConfig(title="takeamoment", version=__version__),

@@ -7,7 +7,7 @@ from sqlmodel import SQLModel
 from takeamoment.db.audit import AuditEntry
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.notifications import Notification
-from takeamoment.db.people import ApiToken, AvailabilityWindow, Host, Person
+from takeamoment.db.people import ApiToken, AuthSession, AvailabilityWindow, Host, Person
 from takeamoment.db.slots import Booking, Slot
 
 metadata = SQLModel.metadata
@@ -15,6 +15,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "AuthSession",
     "AvailabilityWindow",
     "Booking",
     "Change",
