@@ -67,6 +67,11 @@ def _serve(host: str, port: int, workers: int) -> None:
         ws_max_size=MAX_INCOMING_BYTES,
         log_level=settings.log_level,
         log_config=uvicorn_log_config(),  # access lines carry URLs: redact their tokens
+        # uvicorn believes X-Forwarded-For from loopback unless told otherwise, which would let
+        # any local client choose its address for every per-address limit: trust only the
+        # proxies the settings list, and with none, no header at all.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
     )
 
 

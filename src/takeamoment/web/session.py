@@ -45,6 +45,11 @@ _SESSION_PURPOSE = b"takeamoment/web/session-cookie/v2"
 _CSRF_PURPOSE = b"takeamoment/web/csrf/v2"
 
 
+def cookie_name(settings: Settings, name: str) -> str:
+    """``name``, with the ``__Host-`` prefix when the public URL is HTTPS."""
+    return HOST_PREFIX + name if settings.public_url.startswith("https://") else name
+
+
 def derive_key(secret: str, purpose: bytes) -> bytes:
     """A key for one purpose, from the app's secret."""
     return hmac.new(secret.encode(), purpose, hashlib.sha256).digest()
@@ -70,11 +75,11 @@ class SessionCookies:
 
     @property
     def session_name(self) -> str:
-        return HOST_PREFIX + SESSION_COOKIE if self.secure else SESSION_COOKIE
+        return cookie_name(self.settings, SESSION_COOKIE)
 
     @property
     def csrf_name(self) -> str:
-        return HOST_PREFIX + CSRF_COOKIE if self.secure else CSRF_COOKIE
+        return cookie_name(self.settings, CSRF_COOKIE)
 
     def _key(self, index: int) -> bytes:
         if self._keys is None:
