@@ -32,6 +32,7 @@ from takeamoment.realtime.plugin import RealtimePlugin
 from takeamoment.scheduler.plugin import SchedulerPlugin
 from takeamoment.settings import Settings, get_settings
 from takeamoment.web.headers import SecurityHeaders
+from takeamoment.web.openapi import LocalSwaggerUI
 from takeamoment.web.plugin import WebPlugin
 
 
@@ -90,5 +91,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=JsonRequest,  # bodies not UTF-8 or nested too deep: 400, not 500
         logging_config=app_logging_config(),  # no token from a URL reaches a log
         debug=settings.debug,
-        openapi_config=OpenAPIConfig(title="takeamoment", version=__version__),
+        openapi_config=OpenAPIConfig(
+            title="takeamoment",
+            version=__version__,
+            render_plugins=[LocalSwaggerUI()],  # pinned local files, no CDN (web/openapi.py)
+        ),
     )

@@ -4,8 +4,9 @@ The pages hold no inline script or style, so the Content-Security-Policy allows 
 files; ``connect-src`` names ``ws:``/``wss:`` of ``public_url`` explicitly (browsers before CSP
 level 3 do not let ``'self'`` cover WebSockets). No site may frame us, and no URL leaves in a
 ``Referer``: a person's page links to their feed, whose URL is its secret. A header the route
-set itself wins. The OpenAPI pages (``/schema``) load their viewer's scripts from a CDN, so they
-get every header but the CSP. Answers made before routing (an unknown path's 404) carry none.
+set itself wins, and the API reference (``/schema``) is under the same CSP: its viewer is served
+from our own files (``web/openapi.py``). Answers made before routing (an unknown path's 404)
+carry none.
 
 ``Cache-Control: no-store`` goes on every answer under ``/api`` to a request that carries
 credentials (a bearer token or the session cookie) and on every host page, replacing whatever the
@@ -25,7 +26,6 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from takeamoment.settings import Settings
 from takeamoment.web.session import SESSION_COOKIE, cookie_name
 
-SCHEMA_PREFIX = "/schema"
 NO_STORE = (b"cache-control", b"no-store")
 
 Headers = list[tuple[bytes, bytes]]
@@ -49,7 +49,7 @@ def content_security_policy(settings: Settings) -> str:
 
 
 def security_headers(settings: Settings) -> tuple[Headers, Headers]:
-    """(headers for every response, the CSP header added outside ``/schema``)."""
+    """(headers for every response, the CSP header)."""
     common = {
         "x-content-type-options": "nosniff",
         "referrer-policy": "no-referrer",
@@ -86,7 +86,7 @@ class SecurityHeaders(ASGIMiddleware):
         self.session_cookie = cookie_name(settings, SESSION_COOKIE).encode() + b"="
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        extra = self.common if scope["path"].startswith(SCHEMA_PREFIX) else self.common + self.csp
+        extra = self.common + self.csp
         no_store = must_not_be_stored(scope, self.session_cookie)
 
         async def send_with_headers(message: Message) -> None:
