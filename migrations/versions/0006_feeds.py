@@ -1,7 +1,7 @@
 """feeds: retired feed tokens and app-wide settings
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 
 A rotated feed token's hash is kept so its URL answers 410 Gone; ``app_setting`` holds values
 the deployment keeps across restarts (the iCalendar UID domain, later a VAPID key).
@@ -16,7 +16,7 @@ from alembic import op
 import takeamoment.db.types
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

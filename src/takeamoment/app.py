@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from takeamoment import __version__
 from takeamoment.api.audit import AuditController, bind_audit_actor
 from takeamoment.api.auth import provide_principal, provide_required_principal
+from takeamoment.api.bodies import JsonRequest
 from takeamoment.api.errors import exception_handlers
 from takeamoment.api.events import EventController
 from takeamoment.api.health import HealthController
@@ -33,6 +34,7 @@ from takeamoment.redis_client import Breaker
 from takeamoment.scheduler.plugin import SchedulerPlugin
 from takeamoment.settings import Settings, get_settings
 from takeamoment.web.headers import SecurityHeaders
+from takeamoment.web.openapi import LocalSwaggerUI
 from takeamoment.web.plugin import WebPlugin
 
 
@@ -93,12 +95,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores={STORE_NAME: rate_limit_store(settings)} if rate_limit else None,
         cors_config=CORSConfig(allow_origins=cors) if cors else None,
         request_max_body_size=settings.max_body_bytes,
+        request_class=JsonRequest,  # bodies not UTF-8 or nested too deep: 400, not 500
         # No token from a URL reaches a log; JSON lines with the request id if asked.
         logging_config=app_logging_config(
             json_lines=settings.log_format == "json", level=settings.log_level
         ),
         debug=settings.debug,
-        openapi_config=OpenAPIConfig(title="takeamoment", version=__version__),
+        openapi_config=OpenAPIConfig(
+            title="takeamoment",
+            version=__version__,
+            render_plugins=[LocalSwaggerUI()],  # pinned local files, no CDN (web/openapi.py)
+        ),
     )
     # Around everything, routing included (Litestar's middleware sees only matched routes): the
     # request id, the request metrics and, with JSON logs, the access line (uvicorn's is off).

@@ -84,6 +84,11 @@ def _serve(host: str, port: int, workers: int) -> None:
             # own access lines, with the request id, route and duration (api/observe.py).
             log_config=uvicorn_log_config(json_lines=json_lines),
             access_log=not json_lines,
+            # uvicorn believes X-Forwarded-For from loopback unless told otherwise, which would
+            # let any local client choose its address for every per-address limit: trust only
+            # the proxies the settings list, and with none, no header at all.
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=list(settings.forwarded_allow_ips),
         )
 
 

@@ -26,9 +26,10 @@ from takeamoment.services.inputs import (
     LicenceInput,
     PersonCreate,
     PersonRole,
+    SafetyResourceInput,
     SlotCreate,
 )
-from takeamoment.services.views import EventPublic, SafetyResource
+from takeamoment.services.views import EventPublic
 from takeamoment.settings import Settings
 
 DEMO_SLUG = "take-a-moment"
@@ -48,34 +49,34 @@ DESCRIPTION = (
 HASHTAGS = ("#aGoodCollective", "#MentalHealth", "#SelfCare", "#MentalHealthAwareness", "#BookTok")
 
 SAFETY_RESOURCES = (
-    SafetyResource(
+    SafetyResourceInput(
         name="Samaritans",
         phone="116 123",
         url="https://www.samaritans.org",
         region="UK and Ireland",
         description="Free, any time, day or night, to talk about whatever is troubling you.",
     ),
-    SafetyResource(
+    SafetyResourceInput(
         name="Shout",
         phone="Text SHOUT to 85258",
         url="https://giveusashout.org",
         region="UK",
         description="Free, confidential 24/7 text support.",
     ),
-    SafetyResource(
+    SafetyResourceInput(
         name="988 Suicide & Crisis Lifeline",
         phone="988",
         url="https://988lifeline.org",
         region="US",
         description="Call, text or chat, 24/7.",
     ),
-    SafetyResource(
+    SafetyResourceInput(
         name="Find A Helpline",
         url="https://findahelpline.com",
         region="International",
         description="Find a free, confidential helpline in your country.",
     ),
-    SafetyResource(
+    SafetyResourceInput(
         name="Emergency services",
         phone="999 or 112 (UK), 911 (US)",
         description="If someone is in immediate danger, call your local emergency number.",

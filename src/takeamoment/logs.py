@@ -1,13 +1,15 @@
-"""Logging that never writes a secret carried in a URL.
+"""Logging that never writes a token, wherever in a line it is.
 
-Tokens travel in URLs in two places: ``/ws/me?token=...`` and the feed URLs
-``/feeds/{feed_token}.ics``. Access logs (uvicorn's ``"WebSocket /ws/me?token=..."`` and
-``"GET /feeds/....ics"`` lines) and any message of ours would otherwise keep them.
-:class:`RedactTokens`, installed on every handler — uvicorn's through :func:`uvicorn_log_config`,
-the app's (root, ``litestar``, ``takeamoment.*``) through :func:`app_logging_config` — rewrites
-``token=<value>`` to ``token=[redacted]`` and ``/feeds/<anything>`` to ``/feeds/[redacted].ics``
-in the message and in each of its string arguments (uvicorn passes the path as an argument, and
-its access formatter needs the arguments to stay a tuple).
+Tokens travel in URLs — ``/ws/me?token=...`` and the feed URLs ``/feeds/{feed_token}.ics`` — and
+access logs (uvicorn's ``"GET /feeds/....ics"`` lines) and messages would otherwise keep them.
+Redacting by the parameter's name or the path misses ``?tok%65n=...``, a feed URL mistyped as
+``/FEEDS/...`` or ``/feed/...`` (a 404 still gets its access line), or a token pasted anywhere
+else; so :func:`redact` goes by the token's own shape (``services/tokens.py``: ``tam…_`` and
+base64url), even when percent-escapes hide part of it. :class:`RedactTokens`, installed on every
+handler — uvicorn's through :func:`uvicorn_log_config`, the app's (root, ``litestar``,
+``takeamoment.*``) through :func:`app_logging_config` — applies it to the message and to each
+of its string arguments (uvicorn passes the path as an argument, and its access formatter needs
+the arguments to stay a tuple).
 
 With ``TAKEAMOMENT_LOG_FORMAT=json`` every handler also gets :class:`JsonLines`: one JSON object a
 line, with the current request's id (``request_id.py``), stamped by :class:`StampRequestId` in the
@@ -19,32 +21,40 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from litestar.logging.config import LoggingConfig
 from uvicorn.config import LOGGING_CONFIG
 
 from takeamoment.request_id import current_request_id
+from takeamoment.services.tokens import TOKEN_SHAPE
 
 REDACTED = "[redacted]"
 _FILTER_ID = "redact_tokens"
 _FILTER = {"()": "takeamoment.logs.RedactTokens"}
+_MAX_UNQUOTES = 3  # ``%2574`` is ``%74`` is ``t``: escapes of escapes, a few levels deep
 
-# A ``token`` query parameter, whatever its case, up to the next parameter or the URL's end.
-_QUERY_TOKEN = re.compile(r"(?i)([?&;]token=)[^&;#\s\"']*")
-# A feed URL's last segment (the feed token), with or without ``.ics``, up to any query.
-_FEED_PATH = re.compile(r"/feeds/[^/?#\s\"']+")
+
+def _unescaped(text: str) -> str:
+    for _ in range(_MAX_UNQUOTES):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
 
 
 def redact(text: str) -> str:
-    """``text`` without query-string tokens or feed tokens."""
-    if "token" in text.lower():
-        text = _QUERY_TOKEN.sub(rf"\g<1>{REDACTED}", text)
-    if "/feeds/" in text:
-        text = _FEED_PATH.sub(f"/feeds/{REDACTED}.ics", text)
+    """``text`` with every token in it replaced by ``[redacted]``. A line whose token shows
+    only once its percent-escapes are decoded is written decoded, with the token redacted."""
+    text = TOKEN_SHAPE.sub(REDACTED, text)
+    if "%" in text:
+        decoded = _unescaped(text)
+        if TOKEN_SHAPE.search(decoded):
+            return TOKEN_SHAPE.sub(REDACTED, decoded)
     return text
 
 

@@ -52,10 +52,15 @@ class Settings(BaseSettings):
     auth_failure_limit: int = 10
     auth_failure_window_seconds: int = 60
     # Client addresses no per-address limit applies to (JSON list): by default this machine
-    # itself — its probes, its operators' tools, and the reverse proxy, which must send
-    # X-Forwarded-For so that uvicorn (trusting it from 127.0.0.1) sees the real client. The
-    # same default as fail2ban's ``ignoreip``. Set [] to limit loopback clients too.
+    # itself — its probes and its operators' tools. The same default as fail2ban's
+    # ``ignoreip``. Set [] to limit loopback clients too.
     limit_exempt_addresses: list[str] = ["127.0.0.1", "::1"]
+    # Proxies whose X-Forwarded-For (and X-Forwarded-Proto) is believed (JSON list of addresses
+    # or networks, "*" for any). Empty: the header is ignored and the client is the connection's
+    # peer. Anyone can send the header, so list only proxies that overwrite it: a reverse proxy
+    # on this machine is ["127.0.0.1"] (and then loopback is no longer exempt from limits by
+    # virtue of the proxy: each client behind it is counted as itself).
+    forwarded_allow_ips: list[str] = []
     log_level: str = "info"
     # "json": every log line (the app's and uvicorn's) is one JSON object, with the request id.
     log_format: Literal["text", "json"] = "text"

@@ -391,6 +391,9 @@ async def test_the_host_consoles_cookie_writes_are_audited_as_the_host(
     form = {"_csrf_token": csrf, "token": host_token, "next": "/host"}
     signed_in = await client.post("/host/login", data=form, follow_redirects=False)
     assert signed_in.status_code == 303, signed_in.text
+    match = CSRF_FIELD.search((await client.get("/host")).text)  # a new token per session
+    assert match, "the host page has no CSRF field"
+    csrf = match.group(1)
 
     body = {"slug": "main", "name": "Main"}
     response = await client.post(

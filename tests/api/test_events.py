@@ -119,7 +119,12 @@ async def test_publishing_makes_an_event_public_and_leaves_other_drafts_hidden(
 
 async def test_patch_changes_fields_but_never_the_slug(client: Client, host_token: str) -> None:
     await make_event(client, host_token)
-    body = {"slug": "renamed", "title": "Take Two", "changeover_minutes": 10, "hashtags": ["x"]}
+    body = {"title": "Take Two", "changeover_minutes": 10, "hashtags": ["x"]}
+    renamed = await client.patch(
+        "/api/events/tam", json={**body, "slug": "renamed"}, headers=auth(host_token)
+    )
+    assert renamed.status_code == 400, renamed.text  # the slug is not a field PATCH knows
+    assert renamed.json()["extra"][0]["key"] == "slug"
     event = await ok(await client.patch("/api/events/tam", json=body, headers=auth(host_token)))
     assert (event["slug"], event["title"]) == ("tam", "Take Two")
     assert (event["changeover_minutes"], event["hashtags"]) == (10, ["x"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -39,11 +41,24 @@ async def test_errors_carry_them_too(client: Client) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_the_openapi_viewer_keeps_its_cdn_scripts(client: Client) -> None:
-    response = await client.get("/schema/swagger")
+@pytest.mark.parametrize("path", ["/schema", "/schema/swagger"])
+async def test_the_api_reference_comes_from_our_own_files_under_the_same_csp(
+    client: Client, path: str
+) -> None:
+    response = await client.get(path)
     assert response.status_code == 200
-    assert response.headers["x-content-type-options"] == "nosniff"
-    assert "content-security-policy" not in response.headers
+    assert response.headers["content-security-policy"] == CSP
+    html = response.text
+    sources = re.findall(r'(?:src|href)="([^"]*)"', html)
+    assert len(sources) >= 3, html
+    assert all(s.startswith("/") and not s.startswith("//") for s in sources), sources
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []  # no inline script
+    assert re.findall(r"<style|\sstyle=", html) == []  # nor inline style
+    for source in sources:
+        asset = await client.get(source)
+        assert asset.status_code == 200, source
+        assert asset.headers["content-security-policy"] == CSP
+    assert (await client.get("/schema/openapi.json")).json()["info"]["title"] == "takeamoment"
 
 
 async def test_cors_is_off_by_default(client: Client) -> None:

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from takeamoment.db.engine import Database
+from takeamoment.db.people import Person
 from tests.helpers import DAY, Client, at, auth, make_person, ok
 
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+PERSON_ROW = {
+    "name": "Twin",
+    "role": "creator",
+    "feed_token_hash": "h1",
+    "last_notification_seq": 0,
+    "created_at": NOW,
+    "updated_at": NOW,
+}
 LICENCE = {"number": "LIC-7", "issuer": "HCPC", "jurisdiction": "UK", "expires_on": "2031-06-30"}
 
 
@@ -110,3 +126,47 @@ async def test_a_duplicate_handle_is_409_with_or_without_the_at_sign(
         body = {"name": "Another Ana", "handle": handle, "role": "creator"}
         response = await client.post("/api/people", json=body, headers=auth(host_token))
         assert response.status_code == 409, (handle, response.text)
+
+
+async def test_handles_that_differ_only_by_case_are_one_handle(
+    client: Client, host_token: str
+) -> None:
+    await make_person(client, host_token, "CaseUser")
+    for handle in ("caseuser", "@CASEUSER", "cAsEuSeR"):
+        body = {"name": "Another", "handle": handle, "role": "creator"}
+        response = await client.post("/api/people", json=body, headers=auth(host_token))
+        assert response.status_code == 409, (handle, response.text)
+        assert "taken" in response.json()["detail"]
+
+
+async def test_concurrent_creates_of_one_handle_in_different_cases_let_exactly_one_win(
+    client: Client, host_token: str
+) -> None:
+    handles = ["Racer", "racer", "RACER", "rAcEr", "raceR", "RaCeR"]
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                "/api/people",
+                json={"name": handle, "handle": handle, "role": "creator"},
+                headers=auth(host_token),
+            )
+            for handle in handles
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 5, [
+        r.text for r in responses
+    ]
+
+
+async def test_the_database_itself_refuses_a_handle_differing_only_by_case(db: Database) -> None:
+    """The index, not only the service's check, decides: two writers that both found the
+    handle free cannot both insert it."""
+    async with db.write_engine.begin() as connection:
+        await connection.execute(insert(Person).values(**PERSON_ROW, id="p1", handle="Twin"))
+    with pytest.raises(IntegrityError):
+        async with db.write_engine.begin() as connection:
+            await connection.execute(
+                insert(Person).values(
+                    **{**PERSON_ROW, "feed_token_hash": "h2"}, id="p2", handle="twin"
+                )
+            )

@@ -256,3 +256,46 @@ async def test_a_creators_stream_never_carries_another_creators_notifications(
         "booking.invited",
     )
     assert ana["id"] not in str([stored, live])
+
+
+async def test_every_authenticated_answer_of_the_api_and_the_host_pages_is_no_store(
+    client: Client, host_token: str
+) -> None:
+    """Answers carry secrets (a new person's token, a feed URL, private fields, the audit):
+    none may be kept by a browser or a proxy, whatever the route and whatever its status."""
+    state = await world(client, host_token)
+    ids = {
+        "slug": "tam",
+        "person_id": state["ana"]["id"],
+        "slot_id": state["slot"]["id"],
+        "booking_id": state["booking"]["id"],
+    }
+    callers = {"self": state["ana"]["token"], "host": host_token, "unknown": "tam_nope"}
+    api_routes = [route for route in ROLES if route[1].startswith("/api/")]
+    assert len(api_routes) > 20
+    for method, path in api_routes:
+        for who, token in callers.items():
+            response = await client.request(
+                method, url_of(path, ids), json=BODIES.get((method, path)), headers=auth(token)
+            )
+            cache_control = response.headers.get("cache-control")
+            assert cache_control == "no-store", (method, path, who, response.status_code)
+    created = await client.post(
+        "/api/people",
+        json={"name": "Cy", "handle": "cy", "role": "creator"},
+        headers=auth(host_token),
+    )
+    assert created.status_code == 201 and created.headers["cache-control"] == "no-store"
+
+    page = await client.get("/host/login")
+    match = CSRF_FIELD.search(page.text)
+    assert match, page.text
+    form = {"_csrf_token": match.group(1), "token": host_token, "next": "/host"}
+    await client.post("/host/login", data=form, follow_redirects=False)
+    for path in ("/host", "/host/events/tam", "/api/events/tam/readiness", "/api/events"):
+        response = await client.get(path)  # the session cookie authenticates these
+        assert response.status_code == 200, (path, response.text)
+        assert response.headers["cache-control"] == "no-store", path
+    client.cookies.clear()
+    public = await client.get("/api/events/tam/schedule")
+    assert public.headers.get("cache-control") != "no-store"  # anonymous reads may be cached

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
+
+from takeamoment.db.engine import Database
+from takeamoment.db.events import Event
 from tests.api.builders import event_with_channels, slot_with_person
-from tests.helpers import Client, at, auth, make_slot, ok
+from tests.helpers import Client, at, auth, make_slot, ok, publish
 
 SLOT_BODY = {"channel": "main", "title": "Session", "starts_at": at(10), "ends_at": at(11)}
 
@@ -156,3 +160,169 @@ async def test_datetimes_and_numbers_out_of_range_are_400(client: Client, host_t
     for method, path, body in refused:
         response = await client.request(method, path, json=body, headers=auth(host_token))
         assert response.status_code == 400, (method, path, body, response.text)
+
+
+EVENT_BODY = {"slug": "x", "title": "T", "timezone": "UTC", "starts_at": at(0), "ends_at": at(1)}
+
+
+async def test_a_body_that_is_not_utf8_or_nests_too_deep_is_400_never_500(
+    client: Client, host_token: str
+) -> None:
+    await event_with_channels(client, host_token)
+    slot = await make_slot(client, host_token, at(10), at(11))
+    headers = {**auth(host_token), "Content-Type": "application/json"}
+    not_utf8 = [b'{"title": "\xff\xfe"}', b'{"title": "\xed\xa0\x80"}', b'["\xc3"]']
+    too_deep = [
+        b"[" * 2000 + b"]" * 2000,
+        b'{"a":' * 2000 + b"1" + b"}" * 2000,
+        b'{"title": "x", "tags": ' + b"[" * 40 + b"]" * 40 + b"}",
+    ]
+    for method, path in (
+        ("POST", "/api/events"),
+        ("POST", "/api/events/tam/slots"),
+        ("PATCH", f"/api/slots/{slot['id']}"),
+        ("PUT", f"/api/people/{slot['id']}/availability"),
+    ):
+        for content, words in [*((c, "UTF-8") for c in not_utf8), *((c, "deep") for c in too_deep)]:
+            response = await client.request(method, path, content=content, headers=headers)
+            assert response.status_code == 400, (method, path, content[:20], response.text)
+            assert words in response.json()["detail"], response.text
+
+
+async def test_a_field_the_route_does_not_know_is_400_naming_it(
+    client: Client, host_token: str
+) -> None:
+    await event_with_channels(client, host_token)
+    slot, ana = await slot_with_person(client, host_token, at(10), at(11))
+    refused: list[tuple[str, str, Any, str]] = [
+        ("POST", "/api/events", {**EVENT_BODY, "colour": "red"}, "colour"),
+        ("PATCH", "/api/events/tam", {"titel": "typo"}, "titel"),
+        ("POST", "/api/events/tam/channels", {"slug": "side", "name": "S", "url": "x"}, "url"),
+        ("POST", "/api/events/tam/slots", {**SLOT_BODY, "owner": "me"}, "owner"),
+        ("PATCH", f"/api/slots/{slot['id']}", {"channel": "main"}, "channel"),
+        ("POST", "/api/people", {"name": "X", "handle": "x", "role": "creator", "pw": 1}, "pw"),
+        (
+            "PUT",
+            f"/api/people/{ana['id']}/availability",
+            [{"starts_at": at(9), "ends_at": at(12), "note": "x"}],
+            "note",
+        ),
+        ("POST", f"/api/slots/{slot['id']}/delay", {"minutes": 5, "cascad": False}, "cascad"),
+        (
+            "PATCH",
+            "/api/events/tam",
+            {"safety_resources": [{"name": "Line", "href": "https://x.example"}]},
+            "href",
+        ),
+    ]
+    for method, path, body, field in refused:
+        response = await client.request(method, path, json=body, headers=auth(host_token))
+        assert response.status_code == 400, (method, path, response.text)
+        (error,) = response.json()["extra"]
+        assert error["key"].rsplit(".", 1)[-1] == field, response.text
+        assert field in error["message"] and error["source"] == "body", response.text
+    event = await ok(await client.get("/api/events/tam", headers=auth(host_token)))
+    assert (event["title"], [c["slug"] for c in event["channels"]]) == ("Take A Moment", ["main"])
+
+
+async def test_a_bad_field_in_a_body_is_reported_as_from_the_body(
+    client: Client, host_token: str
+) -> None:
+    await event_with_channels(client, host_token)
+    # The path also has a ``slug``: the error must still say the body's was wrong.
+    response = await client.post(
+        "/api/events/tam/channels", json={"slug": "Bad Slug", "name": "S"}, headers=auth(host_token)
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["extra"] == [
+        {
+            "message": "String should match pattern '^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$'",
+            "key": "slug",
+            "source": "body",
+        }
+    ]
+    query = await client.get("/api/events/tam/changes?since=-1")
+    assert [e["source"] for e in query.json()["extra"]] == ["query"]
+
+
+def helpline(**fields: Any) -> dict[str, Any]:
+    return {"safety_resources": [{"name": "Line", **fields}]}
+
+
+async def test_a_stored_url_is_http_or_https_with_a_host_and_at_most_2000_characters(
+    client: Client, host_token: str
+) -> None:
+    await event_with_channels(client, host_token)
+    refused = [
+        "javascript:alert(document.cookie)",
+        "JavaScript:alert(1)",
+        " javascript:alert(1)",
+        "java\tscript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "//evil.example/x",
+        "/relative/path",
+        "https://",
+        "https:/\\evil.example",
+        "ftp://files.example/help",
+        "https://help.example/" + "a" * 1980,
+    ]
+    for url in refused:
+        response = await client.patch(
+            "/api/events/tam", json=helpline(url=url), headers=auth(host_token)
+        )
+        assert response.status_code == 400, (url[:40], response.text)
+        assert response.json()["extra"][0]["key"] == "safety_resources.0.url", response.text
+    event = await ok(await client.get("/api/events/tam", headers=auth(host_token)))
+    assert event["safety_resources"] == []
+
+    for url in (
+        "https://www.samaritans.org",
+        "HTTP://help.example/x?y=1#z",
+        "https://a.example/" + "b" * 1980,
+    ):
+        response = await client.patch(
+            "/api/events/tam", json=helpline(url=url), headers=auth(host_token)
+        )
+        assert response.status_code == 200, (url[:40], response.text)
+        assert response.json()["safety_resources"][0]["url"] == url
+
+
+async def test_every_text_and_list_of_an_event_is_capped(client: Client, host_token: str) -> None:
+    await event_with_channels(client, host_token)
+    lines = [{"name": f"Line {n}", "url": "https://help.example"} for n in range(21)]
+    refused: list[dict[str, Any]] = [
+        {"safety_resources": lines},
+        helpline(name="n" * 201),
+        helpline(phone="1" * 41),
+        helpline(region="r" * 101),
+        helpline(description="d" * 501),
+        {"description": "d" * 5001},
+        {"hashtags": ["t"] * 51},
+        {"hashtags": ["t" * 65]},
+    ]
+    for body in refused:
+        response = await client.patch("/api/events/tam", json=body, headers=auth(host_token))
+        assert response.status_code == 400, (str(body)[:60], response.text)
+    response = await client.patch(
+        "/api/events/tam", json={"safety_resources": lines[:20]}, headers=auth(host_token)
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_a_page_links_only_http_urls_even_from_rows_stored_before_the_check(
+    client: Client, db: Database, host_token: str
+) -> None:
+    await event_with_channels(client, host_token)
+    await publish(client, host_token)
+    stored = [
+        {"name": "Old", "url": "javascript:alert(1)"},
+        {"name": "Ok", "url": "https://ok.example"},
+    ]
+    async with db.write_engine.begin() as connection:
+        await connection.execute(update(Event).values(safety_resources=stored))
+
+    page = (await client.get("/events/tam")).text
+
+    assert 'href="javascript:' not in page
+    assert 'href="https://ok.example"' in page

@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from litestar.testing import AsyncTestClient
 
+from takeamoment.app import create_app
+from takeamoment.db.engine import Database
+from takeamoment.services.auth import issue_host_token
 from takeamoment.settings import Settings
-from takeamoment.web.session import SESSION_COOKIE, SessionCookies
-from tests.helpers import Client, auth, make_channel, make_event, make_person, publish
+from takeamoment.web.session import CSRF_COOKIE, SESSION_COOKIE, SessionCookies
+from tests.helpers import Client, auth, make_channel, make_event, make_person, ok, publish
 
 CONSOLE = "/host/events/tam"
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -28,10 +32,14 @@ async def csrf_token(client: Client, path: str = "/host/login") -> str:
 
 
 async def sign_in(client: Client, token: str, next_path: str = CONSOLE) -> tuple[str, object]:
-    """Sign in through the form; returns the CSRF token for later calls, and the response."""
+    """Sign in through the form; returns the new session's CSRF token for later calls (the
+    pre-sign-in one when refused), and the response."""
     csrf = await csrf_token(client)
     form = {"_csrf_token": csrf, "token": token, "next": next_path}
-    return csrf, await client.post("/host/login", data=form, follow_redirects=False)
+    response = await client.post("/host/login", data=form, follow_redirects=False)
+    if response.status_code == 303:
+        csrf = await csrf_token(client, "/host")
+    return csrf, response
 
 
 def set_cookie(response: object, name: str) -> str:
@@ -147,12 +155,12 @@ def test_a_session_cookie_is_refused_once_altered_or_expired(settings: Settings)
     cookies = SessionCookies(settings, max_age_s=60)
     value = cookies.issue("tok123", now=1_000).value
 
-    assert cookies.token_id_of(value, now=1_059) == "tok123"
-    assert cookies.token_id_of(value, now=1_060) is None
-    assert cookies.token_id_of(value.replace("tok123", "tok124"), now=1_000) is None
-    assert cookies.token_id_of(value[:-2], now=1_000) is None
+    assert cookies.session_id_of(value, now=1_059) == "tok123"
+    assert cookies.session_id_of(value, now=1_060) is None
+    assert cookies.session_id_of(value.replace("tok123", "tok124"), now=1_000) is None
+    assert cookies.session_id_of(value[:-2], now=1_000) is None
     other = SessionCookies(settings.model_copy(update={"secret_key": "another-secret"}))
-    assert other.token_id_of(value, now=1_000) is None
+    assert other.session_id_of(value, now=1_000) is None
 
 
 async def test_pages_escape_user_text_and_carry_no_inline_script_or_style(
@@ -179,3 +187,176 @@ async def test_an_unknown_event_page_is_an_html_404(
 
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
+    client: Client, host_token: str
+) -> None:
+    await make_event(client, host_token)
+    csrf, _ = await sign_in(client, host_token)
+    copied = client.cookies[SESSION_COOKIE]
+    assert (await client.get(CONSOLE)).status_code == 200
+
+    await client.post("/host/logout", data={"_csrf_token": csrf}, follow_redirects=False)
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, copied)  # a copy taken before signing out
+
+    console = await client.get(CONSOLE, follow_redirects=False)
+    assert console.status_code == 303, console.text
+    refused = await client.get("/api/events/tam/readiness")
+    assert refused.status_code == 401 and "sign in again" in refused.json()["detail"]
+
+
+async def test_a_new_sign_in_ends_the_browsers_previous_session(
+    client: Client, host_token: str
+) -> None:
+    await make_event(client, host_token)
+    await sign_in(client, host_token)
+    first = client.cookies[SESSION_COOKIE]
+    await sign_in(client, host_token)
+    assert client.cookies[SESSION_COOKIE] != first
+
+    client.cookies.set(SESSION_COOKIE, first)
+    assert (await client.get(CONSOLE, follow_redirects=False)).status_code == 303
+
+
+async def console_csrf(client: Client) -> str:
+    return await csrf_token(client, "/host")
+
+
+async def test_the_csrf_token_is_bound_to_the_session_and_changes_at_sign_in(
+    client: Client, host_token: str
+) -> None:
+    await make_event(client, host_token)
+    before = await csrf_token(client)
+    await sign_in(client, host_token)
+    first = await console_csrf(client)
+    assert first != before
+    await sign_in(client, host_token)
+    second = await console_csrf(client)
+    assert second != first
+    body = {"slug": "main", "name": "Main"}
+
+    stale = await client.post("/api/events/tam/channels", json=body, headers={"x-csrftoken": first})
+    assert stale.status_code == 403, stale.text
+    fresh = await client.post(
+        "/api/events/tam/channels", json=body, headers={"x-csrftoken": second}
+    )
+    assert fresh.status_code == 201, fresh.text
+
+
+async def test_a_csrf_cookie_and_token_planted_from_another_origin_are_refused(
+    client: Client, settings: Settings, host_token: str
+) -> None:
+    await make_event(client, host_token)
+    await make_channel(client, host_token)
+    # The attacker, on another port of the same host, gets a cookie and a token of its own
+    # (as any visitor does from the sign-in page)...
+    planted_token = await csrf_token(client)
+    planted_cookie = client.cookies[CSRF_COOKIE]
+    client.cookies.clear()
+    # ...and plants them in the host's browser, whose session is open.
+    await sign_in(client, host_token)
+    client.cookies.set(CSRF_COOKIE, planted_cookie)
+    body = {"slug": "side", "name": "Side"}
+    for headers in (
+        {"x-csrftoken": planted_token},
+        {"x-csrftoken": planted_token, "Origin": "http://testserver:9031"},
+    ):
+        forged = await client.post("/api/events/tam/channels", json=body, headers=headers)
+        assert forged.status_code == 403, forged.text
+    form = await client.post("/host/logout", data={"_csrf_token": planted_token})
+    assert form.status_code == 403, form.text
+    event = await ok(await client.get("/api/events/tam", headers=auth(host_token)))
+    assert [channel["slug"] for channel in event["channels"]] == ["main"]
+    assert (await client.get(CONSOLE, follow_redirects=False)).status_code == 200  # still in
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://testserver:9031"},
+        {"Origin": "https://testserver"},
+        {"Origin": "null", "Sec-Fetch-Site": "same-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Sec-Fetch-Site": "cross-site"},
+    ],
+)
+async def test_an_unsafe_request_from_another_origin_is_refused_even_with_the_right_token(
+    client: Client, host_token: str, headers: dict[str, str]
+) -> None:
+    await make_event(client, host_token)
+    await sign_in(client, host_token)
+    token = await console_csrf(client)
+    body = {"slug": "main", "name": "Main"}
+
+    refused = await client.post(
+        "/api/events/tam/channels", json=body, headers={"x-csrftoken": token, **headers}
+    )
+
+    assert refused.status_code == 403, refused.text
+    assert "cross-origin request refused" in refused.json()["detail"]
+    allowed = await client.post(
+        "/api/events/tam/channels",
+        json=body,
+        headers={
+            "x-csrftoken": token,
+            "Origin": "http://testserver",
+            "Sec-Fetch-Site": "same-origin",
+        },
+    )
+    assert allowed.status_code == 201, allowed.text
+
+
+async def test_a_null_origin_with_the_sessions_token_is_our_own_form(
+    client: Client, host_token: str
+) -> None:
+    """Browsers send ``Origin: null`` on our own form posts (``Referrer-Policy: no-referrer``):
+    the token decides."""
+    await make_event(client, host_token)
+    await sign_in(client, host_token)
+    token = await console_csrf(client)
+    null = {"Origin": "null"}
+    body = {"slug": "main", "name": "Main"}
+
+    refused = await client.post("/api/events/tam/channels", json=body, headers=null)
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    allowed = await client.post(
+        "/api/events/tam/channels", json=body, headers={**null, "x-csrftoken": token}
+    )
+    assert allowed.status_code == 201, allowed.text
+
+
+async def test_a_sign_in_form_posted_from_another_site_says_why_it_was_refused(
+    client: Client, host_token: str
+) -> None:
+    token = await csrf_token(client)
+    form = {"_csrf_token": token, "token": host_token}
+    response = await client.post(
+        "/host/login", data=form, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+    assert "Origin https://evil.example is not this site" in response.text
+    assert SESSION_COOKIE not in client.cookies
+
+
+async def test_an_https_site_names_its_cookies_with_the_host_prefix(settings: Settings) -> None:
+    secure = settings.model_copy(update={"public_url": "https://testserver.local"})
+    app = create_app(secure)
+    db = Database(secure.database_url)
+    token = await issue_host_token(db, "Secure Host")
+    await db.dispose()
+    async with AsyncTestClient(app=app, base_url="https://testserver.local") as client:
+        page = await client.get("/host/login")
+        csrf = set_cookie(page, "__Host-" + CSRF_COOKIE)
+        match = CSRF_FIELD.search(page.text)
+        assert match
+        form = {"_csrf_token": match.group(1), "token": token, "next": "/host"}
+        response = await client.post("/host/login", data=form, follow_redirects=False)
+        assert response.status_code == 303, response.text
+        session = set_cookie(response, "__Host-" + SESSION_COOKIE)
+        for cookie in (csrf, session):
+            attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
+            assert {"secure", "path=/", "httponly", "samesite=strict"} <= attributes, cookie
+            assert not any(a.startswith("domain") for a in attributes), cookie
+        assert (await client.get("/host", follow_redirects=False)).status_code == 200

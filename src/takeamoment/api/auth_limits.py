@@ -7,7 +7,8 @@ that address is refused — 429 with ``Retry-After``, or close code 4429 on a We
 the window passes. A good token from a blocked address is refused too: letting it through would
 tell a guesser which guess was right. Other addresses are never affected.
 
-The address is the ASGI client's host; ``X-Forwarded-For`` is not trusted (anyone can send it).
+The address is ``api/limits.py``'s :func:`peer_address`, as for every per-address limit;
+``X-Forwarded-For`` counts only from the proxies in ``TAKEAMOMENT_FORWARDED_ALLOW_IPS``.
 Counters live in this process's memory, or in Redis when ``TAKEAMOMENT_REDIS_URL`` is set, so that
 every process of a deployment shares them. Litestar's stores (``MemoryStore``, ``RedisStore``)
 offer only get and set, which would lose counts between processes; Redis's ``INCR`` does not.
@@ -192,7 +193,7 @@ def auth_limiter(connection: AnyConnection) -> AuthLimiter:
 
 
 def client_address(connection: AnyConnection) -> str:
-    """The peer's address as the server saw it (never a forwarded-for header)."""
+    """The caller's address, as every per-address limit counts it (:func:`peer_address`)."""
     return peer_address(connection.scope)
 
 

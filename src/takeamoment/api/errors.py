@@ -24,6 +24,7 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
     TooManyRequestsException,
+    ValidationException,
 )
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.status_codes import HTTP_409_CONFLICT, HTTP_410_GONE, HTTP_422_UNPROCESSABLE_ENTITY
@@ -141,6 +142,29 @@ def _http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str,
     return response
 
 
+def _validation(request: Request[Any, Any, Any], error: ValidationException) -> Response[Any]:
+    """A 400 for bad input. Errors found by a body's pydantic model (the only pydantic-typed
+    parameter our routes take) say ``source: "body"``: Litestar leaves it out for them, or
+    says ``path`` when the body's field shares a path parameter's name (a channel's ``slug``).
+    A field the model does not know is named in the message."""
+    model_errors = getattr(error.__cause__, "errors", None)
+    if isinstance(model_errors, list) and isinstance(error.extra, list):
+        error.extra = [
+            _body_error(message, detail)
+            for message, detail in zip(error.extra, model_errors, strict=False)
+        ]
+    return _http(request, error)
+
+
+def _body_error(message: Any, model_error: Any) -> Any:
+    if not isinstance(message, dict):
+        return message
+    message = {**message, "source": "body"}
+    if isinstance(model_error, dict) and model_error.get("type") == "extra_forbidden":
+        message["message"] = f"unknown field {message.get('key', '')!r}"
+    return message
+
+
 # A store is out of reach (restarting, refusing connections, the pool exhausted): a 503 that
 # says "try again", never a 500. Only errors that mean the connection to PostgreSQL, SQLite or
 # Redis is gone or cannot be made: a PermissionError or a bug is a 500 that must be seen.
@@ -230,6 +254,7 @@ def _database_error(request: Request[Any, Any, Any], error: sa_exc.DBAPIError) -
 
 exception_handlers: ExceptionHandlersMap = {
     HTTPException: _http,
+    ValidationException: _validation,
     SchedulingConflict: _conflict,
     InvalidTransition: _transition,
     AlreadyExists: _exists,

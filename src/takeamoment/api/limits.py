@@ -8,9 +8,11 @@ request and lasts a minute. Counts live in this process's memory, or in Redis (o
 deployment: the bus channel) when ``TAKEAMOMENT_REDIS_URL`` is set, so that every process of a
 deployment shares them; two processes racing on one address may each let one extra request in.
 
-The address is the ASGI client's host. ``X-Forwarded-For`` is trusted only as uvicorn trusts it
-(``FORWARDED_ALLOW_IPS``, 127.0.0.1 by default): behind any other proxy every client would share
-the proxy's address and its limit.
+The address is :func:`peer_address`, the one every per-address limit uses (requests here,
+WebSockets in ``realtime/limits.py``, failed sign-ins in ``api/auth_limits.py``): the ASGI
+client's host. ``takeamoment serve`` lets uvicorn replace it from ``X-Forwarded-For`` only for
+connections from ``TAKEAMOMENT_FORWARDED_ALLOW_IPS`` (empty by default: never), so no client can
+choose the address it is counted as.
 
 Body: over ``max_body_bytes`` (``request_max_body_size``) Litestar answers 413 "Request Entity
 Too Large"; :func:`body_too_large` says how large a body may be.
@@ -48,6 +50,10 @@ def peer_address(scope: Scope) -> str:
     """The client's address as the server saw it: what every per-address limit counts by."""
     client = scope.get("client")
     return client[0] if client else "unknown"
+
+
+def _request_address(request: Request[Any, Any, Any]) -> str:
+    return peer_address(request.scope)
 
 
 def _error(status_code: int, detail: str, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -115,6 +121,7 @@ def rate_limit_config(settings: Settings) -> RateLimitConfig | None:
         rate_limit=("minute", settings.rate_limit_per_minute),
         exclude=EXCLUDED_PATHS,
         middleware_class=RequestRateLimit,
+        identifier_for_request=_request_address,
         store=STORE_NAME,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import Index, func
 from sqlmodel import Field, SQLModel
 
 from takeamoment.db.types import UTCDateTime, new_id, utcnow
@@ -32,6 +33,11 @@ class Person(SQLModel, table=True):
     last_notification_seq: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# Handles are unique without regard to case, on every database and under concurrency: the index
+# decides when two creates race. Handles are ASCII, which lower() folds the same everywhere.
+Index("ux_person_handle_lower", func.lower(Person.handle), unique=True)
 
 
 class ApiToken(SQLModel, table=True):
@@ -65,3 +71,25 @@ class RetiredFeedToken(SQLModel, table=True):
     token_hash: str = Field(primary_key=True, max_length=64)
     person_id: str = Field(max_length=32)
     retired_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AuthSession(SQLModel, table=True):
+    """A browser session: what a session cookie names, so that signing out (or revoking the
+    credential it was opened with) ends it on the server, not only in one browser.
+
+    It stands for a host (the console) or a person (their own page); ``token_id`` is the bearer
+    token it was opened with, if any, and revoking that token ends it too.
+    """
+
+    __tablename__ = "auth_session"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    role: str = Field(max_length=16)
+    token_id: str | None = Field(
+        default=None, foreign_key="api_token.id", index=True, max_length=32
+    )
+    host_id: str | None = Field(default=None, foreign_key="host.id", max_length=32)
+    person_id: str | None = Field(default=None, foreign_key="person.id", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

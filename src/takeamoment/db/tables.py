@@ -8,7 +8,14 @@ from takeamoment.db.app_settings import AppSetting
 from takeamoment.db.audit import AuditEntry
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.notifications import Notification
-from takeamoment.db.people import ApiToken, AvailabilityWindow, Host, Person, RetiredFeedToken
+from takeamoment.db.people import (
+    ApiToken,
+    AuthSession,
+    AvailabilityWindow,
+    Host,
+    Person,
+    RetiredFeedToken,
+)
 from takeamoment.db.slots import Booking, Slot
 
 metadata = SQLModel.metadata
@@ -17,6 +24,7 @@ __all__ = [
     "ApiToken",
     "AppSetting",
     "AuditEntry",
+    "AuthSession",
     "AvailabilityWindow",
     "Booking",
     "Change",

@@ -28,7 +28,7 @@ from takeamoment.realtime.stream import (
     pump,
 )
 from takeamoment.services.auth import authenticate
-from takeamoment.services.changes import changes_after, event_topic
+from takeamoment.services.changes import MAX_SEQ, changes_after, event_topic
 from takeamoment.services.notifications import notifications_since, person_topic
 from takeamoment.settings import Settings
 
@@ -39,14 +39,18 @@ CLOSE_BAD_REQUEST = 4400
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later"
 
 
+BAD_SINCE = f"since must be a seq: an integer from 0 to {MAX_SEQ}"
+
+
 def _since(socket: Socket) -> int | None:
-    """``?since=N`` as a non-negative int; raises ValueError for anything else."""
+    """``?since=N`` as a seq (0 to MAX_SEQ, as ``?since=`` on HTTP); raises ValueError for
+    anything else, before any query sees it: a number beyond the column's range is no seq."""
     raw = socket.query_params.get("since")
     if raw is None:
         return None
     value = int(raw)
-    if value < 0:
-        raise ValueError("since must be >= 0")
+    if not 0 <= value <= MAX_SEQ:
+        raise ValueError(BAD_SINCE)
     return value
 
 
@@ -100,7 +104,7 @@ async def event_stream(socket: Socket, slug: FromPath[str]) -> None:
     try:
         since = _since(socket)
     except ValueError:
-        return await _refuse(socket, CLOSE_BAD_REQUEST, "since must be a non-negative integer")
+        return await _refuse(socket, CLOSE_BAD_REQUEST, BAD_SINCE)
     # Subscribe before reading the starting point, so nothing committed meanwhile is missed.
     with hub.subscribe(event_topic(slug)) as subscription:
         try:
@@ -135,7 +139,7 @@ async def my_stream(socket: Socket) -> None:
     try:
         since = _since(socket) or 0
     except ValueError:
-        return await _refuse(socket, CLOSE_BAD_REQUEST, "since must be a non-negative integer")
+        return await _refuse(socket, CLOSE_BAD_REQUEST, BAD_SINCE)
 
     def load_after(after: int) -> Any:
         return notifications_since(db, person_id, after)

@@ -2,7 +2,13 @@
 
 Datetimes must carry an offset (a naive one is refused with a message saying so), lie between
 1970 and 3000, and are kept in UTC from here on; time zones are IANA names checked against the
-zone database; no text anywhere in a body may hold a NUL character.
+zone database; no text anywhere in a body may hold a NUL character. Every text and every list
+has a maximum length, so one event cannot grow a calendar without bound. A field a body's model
+does not declare is refused, never ignored: a typo must not pass for a change that was made.
+
+Every URL a user stores — for now the safety resources' links, rendered on every viewer page and
+in every calendar — is a :data:`StoredUrl`: ``http`` or ``https`` with a host, at most
+:data:`MAX_URL_LENGTH` characters, so no ``javascript:`` or ``data:`` link can ever be written.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from pydantic import (
@@ -21,8 +28,7 @@ from pydantic import (
     model_validator,
 )
 from sqlmodel import SQLModel
-
-from takeamoment.services.views import SafetyResource
+from sqlmodel._compat import SQLModelConfig
 
 # Wide enough for any schedule, and far from the ends of what ``datetime`` holds, so adding a
 # changeover, a delay or a reminder to an accepted time can never overflow.
@@ -72,6 +78,41 @@ def _known_zone(name: str) -> str:
     return name
 
 
+MAX_URL_LENGTH = 2000
+URL_SCHEMES = frozenset({"http", "https"})
+
+
+def _http_url(value: str) -> str:
+    """``value`` if it is an absolute http(s) URL with a host and nothing a browser would strip
+    or reinterpret (whitespace, control characters, a backslash)."""
+    if any(char.isspace() or not char.isprintable() or char == "\\" for char in value):
+        raise ValueError("a URL must not contain spaces, control characters or backslashes")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as error:
+        raise ValueError(f"not a valid URL: {error}") from error
+    if parts.scheme.lower() not in URL_SCHEMES:
+        raise ValueError("a URL must start with https:// or http://")
+    if not host:
+        raise ValueError("a URL must name a host, as in https://example.org/help")
+    return value
+
+
+def is_http_url(value: str) -> bool:
+    """Whether ``value`` would pass as a :data:`StoredUrl` (pages link only such URLs)."""
+    try:
+        _http_url(value)
+    except ValueError:
+        return False
+    return len(value) <= MAX_URL_LENGTH
+
+
+StoredUrl = Annotated[
+    str, Field(min_length=1, max_length=MAX_URL_LENGTH), AfterValidator(_http_url)
+]
+"""Any URL a user stores (a helpline's link, and later stream links and webhooks)."""
+
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
@@ -89,13 +130,26 @@ def _ordered(starts_at: datetime | None, ends_at: datetime | None) -> None:
 
 
 class RequestBody(SQLModel):
-    """Base of every request body: checks the raw JSON before any field is read."""
+    """Base of every request body: checks the raw JSON before any field is read, and refuses
+    fields the body does not declare (400 naming the field)."""
+
+    model_config = SQLModelConfig(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
     def _no_nul_characters(cls, data: Any) -> Any:
         _refuse_nul_characters(data)
         return data
+
+
+class SafetyResourceInput(RequestBody):
+    """A helpline: shown on every viewer page and in every calendar entry of the event."""
+
+    name: Text200
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    url: StoredUrl | None = None
+    region: Annotated[str, Field(max_length=100)] | None = None
+    description: Annotated[str, Field(max_length=500)] | None = None
 
 
 class EventFields(RequestBody):
@@ -107,7 +161,7 @@ class EventFields(RequestBody):
     hashtags: Annotated[list[Tag], Field(max_length=50)] | None = None
     changeover_minutes: Minutes | None = None
     reminder_minutes: Annotated[list[ReminderMinutes], Field(max_length=10)] | None = None
-    safety_resources: Annotated[list[SafetyResource], Field(max_length=50)] | None = None
+    safety_resources: Annotated[list[SafetyResourceInput], Field(max_length=20)] | None = None
 
     @field_validator("reminder_minutes")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import select
@@ -32,7 +32,7 @@ async def create_person(db: Database, data: PersonCreate, public_url: str) -> Pe
     token, feed_token = new_token(), new_token(FEED_TOKEN_PREFIX)
 
     async def work(session: AsyncSession) -> PersonPrivate:
-        if (await session.execute(select(Person.id).where(Person.handle == data.handle))).first():
+        if await handle_taken(session, data.handle):
             raise AlreadyExists(f"the handle {data.handle!r} is taken")
         licence = data.license
         person = Person(
@@ -54,11 +54,18 @@ async def create_person(db: Database, data: PersonCreate, public_url: str) -> Pe
 
     try:
         private = await db.write(work)
-    except IntegrityError as error:  # the same handle created twice at once
+    except IntegrityError as error:  # the same handle (in any case) created twice at once
         raise AlreadyExists(f"the handle {data.handle!r} is taken") from error
     return PersonCreated(
         **private.model_dump(), token=token, feed_url=feed_url(public_url, feed_token)
     )
+
+
+async def handle_taken(session: AsyncSession, handle: str) -> bool:
+    """Whether a person already has ``handle``, compared without regard to case (as the
+    ``ux_person_handle_lower`` index compares them)."""
+    query = select(Person.id).where(func.lower(Person.handle) == handle.lower())
+    return (await session.execute(query)).first() is not None
 
 
 async def get_person_private(db: Database, person_id: str) -> PersonPrivate:

@@ -1,13 +1,16 @@
 """The host's pages: sign in with a host token, the list of events, the console, sign out.
 
-Signing in posts the token in a form (never in a URL); if it is a host's, the answer sets the
-signed session cookie (``web/session.py``) and the token itself is forgotten: no page and no
-script ever holds it. Every page here runs behind the CSRF check (``web/csrf.py``), and none may
-be cached, since each carries a CSRF token.
+Signing in posts the token in a form (never in a URL); if it is a host's, a session is opened on
+the server (``services/sessions.py``), the answer sets the signed cookie that names it
+(``web/session.py``), and the token itself is forgotten: no page and no script ever holds it.
+Signing out ends that session on the server, so a copy of the cookie opens nothing afterwards.
+Every page here runs behind the CSRF check (``web/csrf.py``), and none may be cached, since each
+carries a CSRF token.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -23,8 +26,10 @@ from takeamoment.domain.errors import NotFound
 from takeamoment.services import events
 from takeamoment.services.auth import Principal
 from takeamoment.services.schedule import get_schedule
+from takeamoment.services.sessions import end_session, open_session
+from takeamoment.web.csrf import CrossOriginRefused
 from takeamoment.web.pages import not_found_page
-from takeamoment.web.session import SessionCookies, session_cookies
+from takeamoment.web.session import SessionCookies, session_cookies, session_id
 from takeamoment.web.views import channel_boards
 
 LOGIN_PATH = "/host/login"
@@ -57,9 +62,14 @@ def _login_page(
     )
 
 
-def _form_expired(request: AnyRequest, _: PermissionDeniedException) -> Template:
-    """A form whose CSRF token did not match (an old tab, cleared cookies): say so, in HTML."""
-    error = "This form had expired. Please try again."
+def _form_expired(request: AnyRequest, refused: PermissionDeniedException) -> Template:
+    """A form whose CSRF token did not match (an old tab, cleared cookies), or that was posted
+    from another site's page: say so, in HTML."""
+    error = (
+        refused.detail[:1].upper() + refused.detail[1:] + "."
+        if isinstance(refused, CrossOriginRefused)
+        else "This form had expired. Please try again."
+    )
     if request.url.path == LOGIN_PATH:
         return _login_page(next_path=HOST_HOME, error=error, status=403)
     return Template(
@@ -118,16 +128,30 @@ class HostPages(Controller):
                 "(takeamoment token issue --role host)."
             )
             return _login_page(next_path=next_path, error=error, status=403)
-        cookie = _cookies(request).issue(principal.token_id)
-        return Redirect(path=next_path, status_code=303, cookies=[cookie], headers=NO_STORE)
+        cookies = _cookies(request)
+        # A new session (and so new CSRF tokens) at every sign-in; the browser's old one ends.
+        opened = await open_session(
+            db, principal, timedelta(seconds=cookies.max_age_s), replacing=session_id(request)
+        )
+        session_cookie, pre_sign_in_cookie = cookies.issue(opened.id), cookies.cleared()[1]
+        return Redirect(
+            path=next_path,
+            status_code=303,
+            cookies=[session_cookie, pre_sign_in_cookie],
+            headers=NO_STORE,
+        )
 
     @post("/logout", status_code=303)
-    async def sign_out(self, request: AnyRequest) -> Redirect:
+    async def sign_out(self, request: AnyRequest, db: Db) -> Redirect:
+        """End the session on the server, so that no copy of its cookie opens anything."""
+        if (current := session_id(request)) is not None:
+            await end_session(db, current)
         return Redirect(
             path=LOGIN_PATH,
             query_params={"signed_out": "true"},
             status_code=303,
-            cookies=[_cookies(request).cleared()],
+            cookies=_cookies(request).cleared(),
+            headers=NO_STORE,
         )
 
     @get("/", name="host-home")

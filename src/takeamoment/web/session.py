@@ -1,10 +1,19 @@
-"""The host's browser session: a signed, HttpOnly, SameSite=Strict cookie naming a host token.
+"""Browser session cookies: a signed name of a server-side session, and the CSRF token bound to it.
 
-Litestar's ``CookieBackendConfig`` encrypts its sessions with ``cryptography``, which is not one
-of our dependencies. Our cookie holds nothing secret — the id of the token's row and an expiry,
-never the token — so what it needs is a signature: HMAC-SHA256 keyed from the app's secret. A
-forged, altered or expired cookie names nobody, and revoking the token ends every session made
-from it at the next request, because the row is read again each time.
+The cookie holds nothing secret — the id of an ``auth_session`` row (``services/sessions.py``)
+and an expiry, signed with HMAC-SHA256 under a key derived from the app's secret — so a forged
+or altered cookie names nobody without a query. The row decides the rest: signing out ends it
+for every copy of the cookie, and revoking the token it was opened with ends it too.
+
+The CSRF token of a page is an HMAC of that session's id (``web/csrf.py`` checks it), so a
+token is good for one session only and a new one comes with every sign-in. Before signing in,
+the sign-in form's token is bound the same way to a random value in its own cookie.
+
+When the public URL is HTTPS both cookies are ``Secure`` and carry the ``__Host-`` prefix, which
+browsers only accept from the very origin, over HTTPS, for the whole site: a sibling subdomain or
+plain-HTTP page cannot plant or overwrite them (Litestar's encrypted ``CookieBackendConfig``
+would need the ``cryptography`` package; nothing in the cookie is secret, so a signature is what
+it needs).
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,17 +30,24 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, State
 
 from takeamoment.db.engine import Database
-from takeamoment.db.people import ApiToken
 from takeamoment.services.auth import Principal
+from takeamoment.services.sessions import session_principal as open_session_principal
 from takeamoment.settings import Settings
 
 SESSION_COOKIE = "tam_session"
+CSRF_COOKIE = "tam_csrf"
+HOST_PREFIX = "__Host-"
 SESSION_MAX_AGE_S = 12 * 3600  # one long event day; then the host signs in again
 _STATE_KEY = "web_session"
 # Keys derived from the one secret, one per purpose, so a value signed for one use is never
 # accepted for another.
-_SESSION_PURPOSE = b"takeamoment/web/session-cookie/v1"
-_CSRF_PURPOSE = b"takeamoment/web/csrf/v1"
+_SESSION_PURPOSE = b"takeamoment/web/session-cookie/v2"
+_CSRF_PURPOSE = b"takeamoment/web/csrf/v2"
+
+
+def cookie_name(settings: Settings, name: str) -> str:
+    """``name``, with the ``__Host-`` prefix when the public URL is HTTPS."""
+    return HOST_PREFIX + name if settings.public_url.startswith("https://") else name
 
 
 def derive_key(secret: str, purpose: bytes) -> bytes:
@@ -38,13 +55,18 @@ def derive_key(secret: str, purpose: bytes) -> bytes:
     return hmac.new(secret.encode(), purpose, hashlib.sha256).digest()
 
 
+def _mac(key: bytes, payload: str) -> str:
+    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
 @dataclass
 class SessionCookies:
-    """Issues and reads session cookies; the secret is resolved on first use, not at start-up."""
+    """Issues and reads the session and CSRF cookies; the secret is resolved on first use."""
 
     settings: Settings
     max_age_s: int = SESSION_MAX_AGE_S
-    _key: bytes | None = field(default=None, init=False, repr=False)
+    _keys: tuple[bytes, bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def secure(self) -> bool:
@@ -52,57 +74,62 @@ class SessionCookies:
         return self.settings.public_url.startswith("https://")
 
     @property
-    def key(self) -> bytes:
-        if self._key is None:
-            self._key = derive_key(self.settings.resolved_secret_key(), _SESSION_PURPOSE)
-        return self._key
+    def session_name(self) -> str:
+        return cookie_name(self.settings, SESSION_COOKIE)
 
-    def csrf_secret(self) -> str:
-        """The secret Litestar's CSRF middleware signs its tokens with."""
-        return derive_key(self.settings.resolved_secret_key(), _CSRF_PURPOSE).hex()
+    @property
+    def csrf_name(self) -> str:
+        return cookie_name(self.settings, CSRF_COOKIE)
 
-    def _signature(self, payload: str) -> str:
-        digest = hmac.new(self.key, payload.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    def _key(self, index: int) -> bytes:
+        if self._keys is None:
+            secret = self.settings.resolved_secret_key()
+            self._keys = (derive_key(secret, _SESSION_PURPOSE), derive_key(secret, _CSRF_PURPOSE))
+        return self._keys[index]
 
-    def issue(self, token_id: str, now: float | None = None) -> Cookie:
-        """A cookie that names ``token_id`` until ``max_age_s`` from now."""
+    def _cookie(self, name: str, value: str, max_age: int | None) -> Cookie:
+        return Cookie(
+            key=name,
+            value=value,
+            max_age=max_age,
+            expires=0 if max_age == 0 else None,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=self.secure,
+        )
+
+    def issue(self, session_id: str, now: float | None = None) -> Cookie:
+        """A cookie that names the session ``session_id`` until ``max_age_s`` from now."""
         expires = int((time.time() if now is None else now) + self.max_age_s)
-        payload = f"{token_id}.{expires}"
-        return Cookie(
-            key=SESSION_COOKIE,
-            value=f"{payload}.{self._signature(payload)}",
-            max_age=self.max_age_s,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=self.secure,
-        )
+        payload = f"{session_id}.{expires}"
+        value = f"{payload}.{_mac(self._key(0), payload)}"
+        return self._cookie(self.session_name, value, self.max_age_s)
 
-    def cleared(self) -> Cookie:
-        """A cookie that makes the browser forget the session."""
-        return Cookie(
-            key=SESSION_COOKIE,
-            value="",
-            max_age=0,
-            expires=0,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=self.secure,
-        )
+    def cleared(self) -> list[Cookie]:
+        """Cookies that make the browser forget its session and its pre-sign-in CSRF value."""
+        return [self._cookie(self.session_name, "", 0), self._cookie(self.csrf_name, "", 0)]
 
-    def token_id_of(self, value: str, now: float | None = None) -> str | None:
-        """The token id a cookie names, or None when it is forged, altered or expired."""
+    def session_id_of(self, value: str, now: float | None = None) -> str | None:
+        """The session id a cookie names, or None when it is forged, altered or expired."""
         payload, _, signature = value.rpartition(".")
-        token_id, _, expires = payload.partition(".")
-        if not (token_id and expires.isdigit() and signature):
+        session_id, _, expires = payload.partition(".")
+        if not (session_id and expires.isdigit() and signature):
             return None
-        if not hmac.compare_digest(signature, self._signature(payload)):
+        if not hmac.compare_digest(signature, _mac(self._key(0), payload)):
             return None
         if int(expires) <= (time.time() if now is None else now):
             return None
-        return token_id
+        return session_id
+
+    def csrf_token(self, binding: str) -> str:
+        """The CSRF token for a session (``session:<id>``) or a pre-sign-in value."""
+        return _mac(self._key(1), binding)
+
+    def csrf_cookie(self) -> tuple[str, Cookie]:
+        """A new pre-sign-in value and the cookie that keeps it."""
+        value = secrets.token_urlsafe(32)
+        return value, self._cookie(self.csrf_name, value, None)
 
 
 def session_cookies(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionCookies | None:
@@ -116,27 +143,30 @@ def install(state: State, cookies: SessionCookies) -> None:
     state[_STATE_KEY] = cookies
 
 
+def session_id(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The id of the session the request's cookie names (signature and expiry checked)."""
+    cookies = session_cookies(connection)
+    if cookies is None:
+        return None
+    value = connection.cookies.get(cookies.session_name)
+    return cookies.session_id_of(value) if value else None
+
+
 def has_session_cookie(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    return bool(connection.cookies.get(SESSION_COOKIE))
+    cookies = session_cookies(connection)
+    return cookies is not None and bool(connection.cookies.get(cookies.session_name))
 
 
 async def session_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    """The host a valid session cookie names, or None (no cookie, a bad one, a revoked token).
+    """Who the request's session stands for, or None (no cookie, a bad one, an ended session).
 
     A request that carries an ``Authorization`` header is never authenticated by the cookie:
     such requests skip the CSRF check (``web/csrf.py``), so the cookie must not count for them.
     """
-    value = connection.cookies.get(SESSION_COOKIE)
-    cookies = session_cookies(connection)
-    if not value or cookies is None or "authorization" in connection.headers:
+    if "authorization" in connection.headers:
         return None
-    token_id = cookies.token_id_of(value)
-    if token_id is None:
+    current = session_id(connection)
+    if current is None:
         return None
     db: Database = connection.app.state.db
-    async with db.read() as session:
-        row = await session.get(ApiToken, token_id)
-    # Only hosts ever get a session; a row that is no longer a live host token ends it.
-    if row is None or row.revoked_at is not None or row.role != "host":
-        return None
-    return Principal(role="host", token_id=row.id, host_id=row.host_id)
+    return await open_session_principal(db, current)

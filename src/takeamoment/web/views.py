@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from takeamoment.services.inputs import is_http_url
 from takeamoment.services.views import EventPublic, SafetyResource, SlotPublic
 
 # What a viewer can read about any slot's state (never colour alone).
@@ -49,6 +50,8 @@ class ChannelBoard:
 class Helpline:
     resource: SafetyResource
     tel_href: str | None
+    # Only an http(s) URL is ever a link, even if an older row holds something else.
+    link_href: str | None = None
 
 
 def now_and_next(
@@ -106,6 +109,7 @@ def helplines(event: EventPublic) -> list[Helpline]:
                 if resource.phone and _DIALLABLE.fullmatch(resource.phone)
                 else None
             ),
+            link_href=resource.url if resource.url and is_http_url(resource.url) else None,
         )
         for resource in resources
     ]

@@ -1,0 +1,101 @@
+"""Browser sessions kept on the server: opened at sign-in, ended at sign-out, read per request.
+
+A session cookie only names a row of ``auth_session`` (``web/session.py`` signs the name); the
+row decides. So signing out ends the session for every copy of the cookie, an expired or ended
+session names nobody, and revoking the token a session was opened with ends it too (the token's
+row is read with it). Sessions are not the console's alone: a row stands for a host or a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from takeamoment.db.engine import Database
+from takeamoment.db.people import ApiToken, AuthSession
+from takeamoment.db.types import utcnow
+from takeamoment.services.auth import Principal, Role
+
+# Ended or expired rows are kept this long (for a look in the database), then swept away.
+_KEEP_ENDED = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenedSession:
+    id: str
+    expires_at: datetime
+
+
+async def open_session(
+    db: Database, principal: Principal, lifetime: timedelta, replacing: str | None = None
+) -> OpenedSession:
+    """A new session for ``principal``, valid for ``lifetime``; ends ``replacing`` (the
+    browser's previous session, if it had one), so a sign-in never leaves the old one open."""
+
+    async def work(session: AsyncSession) -> OpenedSession:
+        now = utcnow()
+        if replacing is not None:
+            await _end(session, replacing, now)
+        await session.execute(
+            delete(AuthSession).where(col(AuthSession.expires_at) < now - _KEEP_ENDED)
+        )
+        row = AuthSession(
+            role=principal.role,
+            token_id=principal.token_id,
+            host_id=principal.host_id,
+            person_id=principal.person_id,
+            expires_at=now + lifetime,
+        )
+        session.add(row)
+        await session.flush()
+        return OpenedSession(id=row.id, expires_at=row.expires_at)
+
+    return await db.write(work)
+
+
+async def end_session(db: Database, session_id: str) -> None:
+    """End the session (signing out); ending an ended or unknown session changes nothing."""
+
+    async def work(session: AsyncSession) -> None:
+        await _end(session, session_id, utcnow())
+
+    await db.write(work)
+
+
+async def _end(session: AsyncSession, session_id: str, now: datetime) -> None:
+    row = await session.get(AuthSession, session_id)
+    if row is not None and row.ended_at is None:
+        row.ended_at = now
+        session.add(row)
+        await session.flush()
+
+
+async def session_principal(db: Database, session_id: str) -> Principal | None:
+    """Who an open session stands for; None once it ended, expired or lost its token."""
+    async with db.read() as session:
+        query = (
+            select(AuthSession, ApiToken)
+            .outerjoin(ApiToken, col(ApiToken.id) == col(AuthSession.token_id))
+            .where(AuthSession.id == session_id)
+        )
+        found = (await session.execute(query)).first()
+    if found is None:
+        return None
+    row, token = found
+    if row.ended_at is not None or row.expires_at <= utcnow():
+        return None
+    if row.token_id is not None and (token is None or token.revoked_at is not None):
+        return None
+    role: Role = (
+        "host" if row.role == "host" else ("therapist" if row.role == "therapist" else "creator")
+    )
+    return Principal(
+        role=role,
+        token_id=row.token_id or "",
+        host_id=row.host_id,
+        person_id=row.person_id,
+    )
