@@ -28,6 +28,7 @@ from sqlalchemy import exc as sa_exc
 from takeamoment.domain.errors import (
     AlreadyExists,
     Forbidden,
+    InUse,
     InvalidSchedule,
     InvalidTransition,
     NotBookable,
@@ -81,6 +82,10 @@ def _transition(_: Request[Any, Any, Any], error: InvalidTransition) -> Response
 
 
 def _exists(_: Request[Any, Any, Any], error: AlreadyExists) -> Response[dict[str, Any]]:
+    return _error(409, str(error))
+
+
+def _in_use(_: Request[Any, Any, Any], error: InUse) -> Response[dict[str, Any]]:
     return _error(409, str(error))
 
 
@@ -152,6 +157,7 @@ exception_handlers: ExceptionHandlersMap = {
     SchedulingConflict: _conflict,
     InvalidTransition: _transition,
     AlreadyExists: _exists,
+    InUse: _in_use,
     NotFound: _not_found,
     Forbidden: _forbidden,
     NotBookable: _not_bookable,

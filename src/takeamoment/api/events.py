@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
 from takeamoment.api.auth import host_only
 from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, BODY_ERRORS, CONFLICT_ERRORS, NOT_FOUND_ERRORS
-from takeamoment.services import changes, events, schedule, slots
-from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate, SlotCreate
+from takeamoment.services import changes, channels, events, schedule, slots
+from takeamoment.services.inputs import (
+    ChannelCreate,
+    ChannelUpdate,
+    EventCreate,
+    EventUpdate,
+    SlotCreate,
+)
 from takeamoment.services.views import ChannelPublic, EventPublic, SchedulePublic, SlotPublic
 
 # A host's change to a named event: the token, the event, the body can each be wrong.
@@ -59,6 +65,45 @@ class EventController(Controller):
     )
     async def publish(self, db: Db, settings: AppSettings, slug: PathKey) -> EventPublic:
         return await events.publish_event(db, slug, settings.public_url)
+
+    @post(
+        "/{slug:str}/unpublish",
+        guards=[host_only],
+        status_code=200,
+        summary="Take an event back to draft",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS],
+    )
+    async def unpublish(self, db: Db, settings: AppSettings, slug: PathKey) -> EventPublic:
+        return await events.unpublish_event(db, slug, settings.public_url)
+
+    @delete(
+        "/{slug:str}",
+        guards=[host_only],
+        summary="Delete a draft event with everything in it",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS, *CONFLICT_ERRORS],
+    )
+    async def remove(self, db: Db, slug: PathKey) -> None:
+        await events.delete_event(db, slug)
+
+    @patch(
+        "/{slug:str}/channels/{channel:str}",
+        guards=[host_only],
+        summary="Rename, reorder or set the stream link of a channel",
+        raises=WRITE_ERRORS,
+    )
+    async def update_channel(
+        self, db: Db, slug: PathKey, channel: PathKey, data: JSONBody[ChannelUpdate]
+    ) -> ChannelPublic:
+        return await channels.update_channel(db, slug, channel, data)
+
+    @delete(
+        "/{slug:str}/channels/{channel:str}",
+        guards=[host_only],
+        summary="Delete a channel without slots",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS, *CONFLICT_ERRORS],
+    )
+    async def remove_channel(self, db: Db, slug: PathKey, channel: PathKey) -> None:
+        await channels.delete_channel(db, slug, channel)
 
     @post(
         "/{slug:str}/channels",

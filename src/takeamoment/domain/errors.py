@@ -71,5 +71,9 @@ class AlreadyExists(Exception):
     """A unique name or a booking that is already taken (HTTP 409)."""
 
 
+class InUse(Exception):
+    """The thing is still in use, e.g. a channel with slots or a person with bookings (409)."""
+
+
 class Forbidden(PermissionError):
     """The caller is known but may not do this to this thing (HTTP 403)."""

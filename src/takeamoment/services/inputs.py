@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from pydantic import (
@@ -71,6 +72,30 @@ def _known_zone(name: str) -> str:
         raise ValueError(f"unknown IANA time zone {name!r}")
     return name
 
+
+def iana_zone_names() -> list[str]:
+    """Every IANA zone name the service accepts, sorted (the editor's searchable list)."""
+    return sorted(_iana_zone_names())
+
+
+MAX_URL_LENGTH = 2000
+
+
+def _stored_url(value: str) -> str:
+    """An absolute http(s) URL with a host and no spaces or control characters."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("a URL may not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+    except ValueError as error:
+        raise ValueError(f"not a valid URL: {error}") from error
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("a URL must start with https:// or http:// and name a host")
+    return value
+
+
+# A link users store (stream links): http or https, at most 2,000 characters.
+StoredUrl = Annotated[str, Field(max_length=MAX_URL_LENGTH), AfterValidator(_stored_url)]
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_known_zone)]
@@ -135,6 +160,16 @@ class EventCreate(EventFields):
 class ChannelCreate(RequestBody):
     slug: Slug
     name: Text200
+    stream_url: StoredUrl | None = None
+
+
+class ChannelUpdate(RequestBody):
+    """Rename, move to ``position`` (0 is first; the others shift), or set the stream link
+    (``null`` removes it)."""
+
+    name: Text200 | None = None
+    position: Annotated[int, Field(ge=0, le=1000)] | None = None
+    stream_url: StoredUrl | None = None
 
 
 class LicenceInput(RequestBody):
@@ -160,6 +195,28 @@ class PersonCreate(RequestBody):
         return value.removeprefix("@")
 
 
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class PersonUpdate(RequestBody):
+    """What may change about a person. The person themselves may change only ``name``,
+    ``email`` and ``timezone``; ``null`` clears ``email``, ``timezone`` or the licence."""
+
+    name: Text200 | None = None
+    handle: Annotated[str, Field(pattern=r"^@?[A-Za-z0-9_.]{1,63}$")] | None = None
+    email: Email | None = None
+    timezone: TimeZoneName | None = None
+    license: LicenceInput | None = None
+
+    @field_validator("handle")
+    @classmethod
+    def _without_at(cls, value: str | None) -> str | None:
+        return value.removeprefix("@") if value is not None else None
+
+
+SELF_EDITABLE_PERSON_FIELDS = frozenset({"name", "email", "timezone"})
+
+
 class AvailabilityInput(RequestBody):
     starts_at: UtcDatetime
     ends_at: UtcDatetime
@@ -177,6 +234,7 @@ class SlotFields(RequestBody):
     kind: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     starts_at: UtcDatetime | None = None
     ends_at: UtcDatetime | None = None
+    stream_url: StoredUrl | None = None
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> SlotFields:
@@ -185,7 +243,8 @@ class SlotFields(RequestBody):
 
 
 class SlotUpdate(SlotFields):
-    """Title, description, tags, kind and times; every rule is checked again."""
+    """Title, description, tags, kind, times and stream link (``null`` removes it); every rule
+    is checked again."""
 
 
 class SlotCreate(SlotFields):

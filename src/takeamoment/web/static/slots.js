@@ -98,6 +98,12 @@ export class SlotStore {
     return this.slots.get(id);
   }
 
+  /** Forget a deleted slot and take its element off the page. */
+  remove(id) {
+    this.slots.delete(id);
+    document.getElementById(`slot-${id}`)?.remove();
+  }
+
   ofChannel(channel) {
     return [...this.slots.values()]
       .filter((slot) => slot.channel === channel)
