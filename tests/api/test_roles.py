@@ -65,6 +65,8 @@ ROLES: dict[tuple[str, str], str] = {
     ("GET", "/host/events/{slug:str}"): "host-page",
     ("POST", "/host/login"): "csrf-form",
     ("POST", "/host/logout"): "csrf-form",
+    ("GET", "/api/events/{slug:str}/export"): "host",
+    ("POST", "/api/events/import"): "host",
     # The editor's routes. Checked in this order, after the ones above: the host's calls at the
     # end really happen (a slot deleted, a token replaced, the event unpublished).
     ("GET", "/api/people"): "host",

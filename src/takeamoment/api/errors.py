@@ -29,6 +29,7 @@ from takeamoment.domain.errors import (
     AlreadyExists,
     Forbidden,
     InUse,
+    InvalidDocument,
     InvalidSchedule,
     InvalidTransition,
     NotBookable,
@@ -83,6 +84,12 @@ def _transition(_: Request[Any, Any, Any], error: InvalidTransition) -> Response
 
 def _exists(_: Request[Any, Any, Any], error: AlreadyExists) -> Response[dict[str, Any]]:
     return _error(409, str(error))
+
+
+def _invalid_document(
+    _: Request[Any, Any, Any], error: InvalidDocument
+) -> Response[dict[str, Any]]:
+    return _error(400, str(error), error.problems)
 
 
 def _in_use(_: Request[Any, Any, Any], error: InUse) -> Response[dict[str, Any]]:
@@ -158,6 +165,7 @@ exception_handlers: ExceptionHandlersMap = {
     InvalidTransition: _transition,
     AlreadyExists: _exists,
     InUse: _in_use,
+    InvalidDocument: _invalid_document,
     NotFound: _not_found,
     Forbidden: _forbidden,
     NotBookable: _not_bookable,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post
-from litestar.params import JSONBody, QueryParameter
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from takeamoment.api.auth import host_only
 from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, BODY_ERRORS, CONFLICT_ERRORS, NOT_FOUND_ERRORS
-from takeamoment.services import changes, channels, events, schedule, slots
+from takeamoment.services import changes, channels, document, events, importing, schedule, slots
+from takeamoment.services.importing import ImportResult
 from takeamoment.services.inputs import (
     ChannelCreate,
     ChannelUpdate,
@@ -37,6 +38,31 @@ class EventController(Controller):
         self, db: Db, settings: AppSettings, data: JSONBody[EventCreate]
     ) -> EventPublic:
         return await events.create_event(db, data, settings.public_url)
+
+    @post(
+        "/import",
+        guards=[host_only],
+        summary="Create a draft event from an exported document (dry_run: only check it)",
+        raises=[*AUTH_ERRORS, *BODY_ERRORS],
+    )
+    async def import_event(
+        self,
+        db: Db,
+        settings: AppSettings,
+        data: JSONBody[dict[str, Any]],
+        dry_run: FromQuery[bool] = False,
+    ) -> Response[ImportResult]:
+        result = await importing.import_document(db, data, settings.public_url, dry_run=dry_run)
+        return Response(result, status_code=200 if dry_run else 201)
+
+    @get(
+        "/{slug:str}/export",
+        guards=[host_only],
+        summary="The whole event as one JSON document",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS],
+    )
+    async def export_event(self, db: Db, slug: PathKey) -> dict[str, Any]:
+        return await document.export_event(db, slug)
 
     @get(summary="Published events (hosts also see drafts)")
     async def list_events(
