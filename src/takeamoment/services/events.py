@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from takeamoment.db.engine import Database
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.queries import event_slots, get_channels, get_event
+from takeamoment.db.slots import Slot
 from takeamoment.db.types import utcnow
 from takeamoment.domain.errors import AlreadyExists, InvalidSchedule, InvalidTransition
 from takeamoment.domain.intervals import Interval
@@ -165,3 +166,10 @@ async def create_channel(db: Database, slug: str, data: ChannelCreate) -> Channe
         return channel_view(channel)
 
     return await db.write(work)
+
+
+async def live_event_ids(db: Database) -> set[str]:
+    """The events with a slot on air now (the host's list marks them)."""
+    async with db.read() as session:
+        query = select(Slot.event_id).where(Slot.status == "live").distinct()
+        return set((await session.execute(query)).scalars())
