@@ -27,11 +27,13 @@ function setUpSlug() {
   const preview = form.querySelector("[data-slug-preview]");
   let typed = false;
   slug.addEventListener("input", () => { typed = slug.value !== ""; preview.textContent = slug.value || "…"; });
-  form.elements.title.addEventListener("input", () => {
+  const suggest = () => {
     if (typed) return;
     slug.value = slugify(form.elements.title.value);
     preview.textContent = slug.value || "…";
-  });
+  };
+  form.elements.title.addEventListener("input", suggest);
+  suggest(); // a title typed before this script ran
 }
 
 function setUpHelplines() {

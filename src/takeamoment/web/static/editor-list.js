@@ -7,23 +7,33 @@ import { clock } from "./zoned.js";
 
 const STATUS = { scheduled: "Scheduled", live: "Live now", ended: "Ended", cancelled: "Cancelled" };
 
-function action(label, title, attributes) {
-  return h("button", { type: "button", ...attributes }, label, h("span", { class: "visually-hidden" }, `: ${title}`));
+/** A button that shows `shown` and says `before` + `shown` + the slot's title to screen readers. */
+function action(before, shown, title, attributes) {
+  return h("button", { type: "button", ...attributes },
+    before ? h("span", { class: "visually-hidden" }, before) : null, shown,
+    h("span", { class: "visually-hidden" }, `: ${title}`));
+}
+
+function group(label, buttons) {
+  return h("span", { class: "action-group" }, h("span", { class: "group-label", "aria-hidden": "true" }, label), ...buttons);
 }
 
 function slotItem(slot, zone) {
   const movable = MOVABLE.has(slot.status);
   const extendable = movable || slot.status === "live";
-  const actions = [action("Edit", slot.title, { "data-list-action": "open" })];
+  const t = slot.title;
+  const actions = [action("", "Edit", t, { "data-list-action": "open" })];
   if (movable) {
-    actions.push(action("5 min earlier", slot.title, { "data-list-action": "move", "data-minutes": "-5" }));
-    actions.push(action("5 min later", slot.title, { "data-list-action": "move", "data-minutes": "5" }));
+    actions.push(group("Move 5 min", [
+      action("Move 5 min ", "earlier", t, { "data-list-action": "move", "data-minutes": "-5" }),
+      action("Move 5 min ", "later", t, { "data-list-action": "move", "data-minutes": "5" })]));
   }
   if (extendable) {
-    actions.push(action("End 5 min sooner", slot.title, { "data-list-action": "resize", "data-minutes": "-5" }));
-    actions.push(action("End 5 min later", slot.title, { "data-list-action": "resize", "data-minutes": "5" }));
+    actions.push(group("End 5 min", [
+      action("End 5 min ", "sooner", t, { "data-list-action": "resize", "data-minutes": "-5" }),
+      action("End 5 min ", "later", t, { "data-list-action": "resize", "data-minutes": "5" })]));
   }
-  if (movable) actions.push(action("Delete", slot.title, { "data-list-action": "delete", class: "danger" }));
+  if (movable) actions.push(action("", "Delete", t, { "data-list-action": "delete", class: "danger" }));
   return h("li", { class: "list-slot", "data-slot-id": slot.id, "data-status": slot.status },
     h("p", { class: "slot-time" }, `${clock(slot.starts_at, zone)}–${clock(slot.ends_at, zone)}`),
     h("h4", { class: "slot-title" }, slot.title),

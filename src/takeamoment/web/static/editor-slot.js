@@ -148,10 +148,14 @@ function bookingItem(booking) {
       h("span", { class: "visually-hidden" }, ` ${booking.person.name}`)) : null);
 }
 
+const stillOn = (id) => dialog.open && current !== null && current.id === id;
+
 async function loadBookings() {
   if (!current) return;
+  const id = current.id;
   try {
-    const bookings = await api(slotPath(current.id, "/bookings"));
+    const bookings = await api(slotPath(id, "/bookings"));
+    if (!stillOn(id)) return; // the host moved on to another slot meanwhile
     bookingList.replaceChildren(...(bookings.length ? bookings.map(bookingItem)
       : [h("li", { class: "quiet" }, "No one yet.")]));
   } catch (error) {
@@ -171,10 +175,12 @@ function candidateItem(candidate) {
 
 async function loadCandidates() {
   if (!current) return;
+  const id = current.id;
   const query = new URLSearchParams({ q: search.value.trim() });
   if (roleFilter.value) query.set("role", roleFilter.value);
   try {
-    const found = await api(slotPath(current.id, `/candidates?${query}`));
+    const found = await api(slotPath(id, `/candidates?${query}`));
+    if (!stillOn(id)) return;
     candidateList.replaceChildren(...(found.length ? found.map(candidateItem)
       : [h("li", { class: "quiet" }, "No one matches. Add people on the People page.")]));
   } catch (error) {
@@ -183,10 +189,11 @@ async function loadCandidates() {
 }
 
 async function refreshPeople() {
+  const id = current.id;
   await loadBookings();
   if (search.value.trim() || roleFilter.value) await loadCandidates();
-  const fresh = await api(slotPath(current.id));
-  current = fresh;
+  const fresh = await api(slotPath(id));
+  if (stillOn(id)) current = fresh;
   ctx.changed(fresh);
 }
 
@@ -194,7 +201,7 @@ async function invite(button) {
   clearError(errorBox);
   try {
     await api(slotPath(current.id, "/bookings"), { method: "POST", body: { person_id: button.dataset.invite, role: button.dataset.role } });
-    ctx.tell("Invited: they are told now, and confirm from their own page.");
+    ctx.tell("Invited: they are told now, and can accept or decline.");
     await refreshPeople();
     search.focus();
   } catch (error) {

@@ -5,7 +5,7 @@
 import { h } from "./slots.js";
 import { clock } from "./zoned.js";
 
-export const PX_PER_MINUTE = 1.6;
+export const PX_PER_MINUTE = 2;
 const STEP_MINUTES = 5;
 const MINUTE = 60_000;
 const DRAG_THRESHOLD_PX = 4;
@@ -34,8 +34,9 @@ function slotButton(slot, range, zone) {
     "aria-describedby": "timeline-help",
     "aria-label": `${slot.title}, ${span}, ${slot.channel_name}${status}. ${peopleSummary(slot)}`,
   },
-  h("span", { class: "tl-time", "data-tl-time": "" }, span + status),
-  h("span", { class: "tl-title" }, slot.title),
+  h("span", { class: "tl-line" },
+    h("span", { class: "tl-time", "data-tl-time": "" }, span + status), " ",
+    h("span", { class: "tl-title" }, slot.title)),
   h("span", { class: "tl-people" }, peopleSummary(slot)),
   slot.status === "scheduled" || slot.status === "live" ? h("span", { class: "tl-resize", "aria-hidden": "true" }) : null);
   button.style.top = `${top}px`;

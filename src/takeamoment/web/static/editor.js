@@ -51,7 +51,7 @@ function renderDays(days) {
     return option;
   }));
   daySelect.value = state.day;
-  daySelect.disabled = days.length < 2;
+  document.querySelector("[data-day-choice]").hidden = days.length < 2;
 }
 
 function render() {

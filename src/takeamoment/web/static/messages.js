@@ -4,17 +4,27 @@
 import { ApiError, explain } from "./api.js";
 import { h } from "./slots.js";
 
-/** The lines of a refusal: the server's detail, then each conflict's message. */
+const SLOT_ID = /\b[0-9a-f]{32}\b/g;
+
+/** Name slots the page knows by title, time and channel where a message gives only their id. */
+function named(text, describeSlot) {
+  return text.replace(SLOT_ID, (id) => describeSlot(id)?.label || "another slot");
+}
+
+/** The lines of a refusal: what was refused, then each conflict the server named, in words. */
 export function refusalLines(error, describeSlot = () => null) {
-  const lines = [explain(error)];
-  if (error instanceof ApiError && Array.isArray(error.extra)) {
-    for (const item of error.extra) {
-      let text = item.message || item.kind || "";
-      const other = item.conflicting_slot_id && describeSlot(item.conflicting_slot_id);
-      if (other && !text.includes(other.title)) text = `${text} (${other.label})`;
-      if (item.loc) text = `${item.loc.join(".")}: ${text}`;
-      if (text && !lines.includes(text)) lines.push(text);
-    }
+  const conflicts = error instanceof ApiError && Array.isArray(error.extra) ? error.extra : [];
+  if (!conflicts.length || conflicts.some((item) => typeof item !== "object")) {
+    return [named(explain(error), describeSlot)];
+  }
+  const [head] = explain(error).split(":");
+  const lines = [`${head.replace(/\.$/, "")}: nothing was changed.`];
+  for (const item of conflicts) {
+    let text = named(item.message || item.kind || "", describeSlot);
+    const other = item.conflicting_slot_id && describeSlot(item.conflicting_slot_id);
+    if (other && !text.includes(other.title)) text = `${text} (${other.label})`;
+    if (item.loc) text = `${item.loc.join(".")}: ${text}`;
+    if (text && !lines.includes(text)) lines.push(text.charAt(0).toUpperCase() + text.slice(1));
   }
   return lines;
 }

@@ -127,6 +127,7 @@ async function save(event) {
       showToken(created, created.token);
       messages.tell(`Added ${created.name}.`);
       fill(created);
+      document.getElementById("person-dialog-title").textContent = created.name;
       extra.hidden = false;
       loadWindows();
     }
