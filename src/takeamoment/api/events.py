@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from takeamoment.api.auth import host_only
@@ -44,6 +45,9 @@ class EventController(Controller):
         guards=[host_only],
         summary="Create a draft event from an exported document (dry_run: only check it)",
         raises=[*AUTH_ERRORS, *BODY_ERRORS],
+        responses={
+            200: ResponseSpec(data_container=ImportResult, description="dry run: what it would do")
+        },
     )
     async def import_event(
         self,
