@@ -300,3 +300,45 @@ async def screenshot(page: Page, name: str) -> None:
     await page.wait_for_load_state("networkidle")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=False)
+
+
+async def test_a_host_edits_the_details_unpublishes_and_deletes_a_draft(
+    browsing: Browsing, blank_site: Site
+) -> None:
+    site = blank_site
+    created = site.post(
+        "/api/events",
+        {"slug": "spare", "title": "Spare", "timezone": "America/New_York",
+         "starts_at": "2030-10-10T09:00:00-04:00", "ends_at": "2030-10-11T12:00:00-04:00"},
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert site.post("/api/events/spare/publish").status_code == 200
+    page = await browsing.page()
+    await host_sign_in(page, site, "/host/events/spare/edit")
+    details = page.locator("#event-form")
+    await expect(details.get_by_label("Starts")).to_have_value("2030-10-10T09:00")
+    # Two days in New York: the editor offers the other one.
+    await expect(page.get_by_label("Show another day")).to_be_visible()
+    await page.get_by_label("Show another day").select_option("2030-10-11")
+    await expect(page.locator("[data-day-heading]")).to_contain_text("Friday, 11 October 2030")
+
+    await details.get_by_label("Description").fill("Spare room for overflow sessions.")
+    await details.get_by_label("Ends").fill("2030-10-10T18:00")
+    await details.get_by_role("button", name="Save the details").click()
+    await expect(page.locator("#notice")).to_have_text("Saved the event's details.")
+    await expect(page.get_by_label("Show another day")).to_be_hidden()
+    with site.api() as client:
+        event = client.get("/api/events/spare").json()
+    assert (event["description"], event["ends_at"]) == (
+        "Spare room for overflow sessions.",
+        "2030-10-10T22:00:00Z",
+    )
+
+    await page.get_by_role("button", name="Back to draft").click()
+    await expect(page.locator("[data-event-status]")).to_have_text("Draft")
+    async with httpx.AsyncClient(base_url=site.url) as anonymous:
+        assert (await anonymous.get("/api/events/spare")).status_code == 404
+    await page.get_by_role("button", name="Delete this draft").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Delete the draft").click()
+    await page.wait_for_url(f"{site.url}/host")
+    await expect(page.get_by_text("No events yet")).to_be_visible()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, func, select
 
 from takeamoment.db.people import Person
-from takeamoment.db.queries import availability_of, lock_people
+from takeamoment.db.queries import availability_of, lock_people, person_bookings_between
 from takeamoment.db.slots import Slot
 from takeamoment.domain.booking_rules import (
     Licence,
@@ -38,7 +38,7 @@ from takeamoment.services.document import (
     DocPerson,
     DocSlot,
 )
-from takeamoment.services.people_rules import REACH, _booked_around
+from takeamoment.services.people_rules import REACH
 from takeamoment.services.views import person_private
 
 Loc = tuple[str | int, ...]
@@ -158,9 +158,17 @@ async def resolve_people(
             Interval(starts_at=w.starts_at, ends_at=w.ends_at)
             for w in await availability_of(session, person.id)
         ]
-        booked = await _booked_around(
-            session, person.id, span.starts_at - REACH, span.ends_at + REACH, {}
+        rows = await person_bookings_between(
+            session, person.id, span.starts_at - REACH, span.ends_at + REACH
         )
+        booked = [
+            PlacedSlot(
+                slot_id=slot.id,
+                interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+                changeover=booking.busy_until - slot.ends_at,
+            )
+            for booking, slot in rows
+        ]
         found[key] = Who(
             person.handle, person.name, person.role, _licence_of(person), windows, booked, person.id
         )
