@@ -54,7 +54,7 @@ async def import_from_text(
             result = await import_document(db, document, public_url, dry_run=dry_run)
     except InvalidDocument as error:
         lines = [f"{error}; nothing was changed:"]
-        lines += [f"  {_place(p['loc'])}: {p['message']}" for p in error.problems]  # type: ignore[arg-type]
+        lines += [f"  {_place(p['loc'])}: {p['message']}" for p in error.problems]
         return False, "\n".join(lines)
     except NotFound as error:
         return False, str(error)

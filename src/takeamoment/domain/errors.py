@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 ConflictKind = Literal[
     "channel_overlap",
@@ -74,7 +74,7 @@ class AlreadyExists(Exception):
 class InvalidDocument(ValueError):
     """An imported document breaks rules; ``problems`` lists each with its place (HTTP 400)."""
 
-    def __init__(self, problems: list[dict[str, object]]) -> None:
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
         self.problems = problems
         count = len(problems)
         super().__init__(f"the document has {count} problem{'s' if count != 1 else ''}")
