@@ -276,6 +276,7 @@ async def test_a_host_builds_an_event_in_the_browser_and_a_viewer_sees_it(
     await expect(phone.locator("#notice")).to_contain_text(
         "“Saying it out loud” is now 11:40–12:05"
     )
+    await phone.evaluate("window.scrollTo(0, 0)")
     await screenshot(phone, "editor-phone")
     assert await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     assert await axe_violations(phone, axe_source) == []

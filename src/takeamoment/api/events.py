@@ -44,7 +44,7 @@ class EventController(Controller):
         "/import",
         guards=[host_only],
         summary="Create a draft event from an exported document (dry_run: only check it)",
-        raises=[*AUTH_ERRORS, *BODY_ERRORS],
+        raises=[*AUTH_ERRORS, *BODY_ERRORS, *CONFLICT_ERRORS],
         responses={
             200: ResponseSpec(data_container=ImportResult, description="dry run: what it would do")
         },

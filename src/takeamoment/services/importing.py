@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, select
 
@@ -25,7 +26,7 @@ from takeamoment.db.queries import event_slots, get_channels, get_event
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
 from takeamoment.domain.booking_rules import PlacedSlot
-from takeamoment.domain.errors import InvalidDocument
+from takeamoment.domain.errors import AlreadyExists, InvalidDocument
 from takeamoment.domain.intervals import Interval
 from takeamoment.services.changes import record_change
 from takeamoment.services.document import DocSlot
@@ -248,7 +249,12 @@ async def import_document(
             people_created=new,
         )
 
-    return await db.write(work)
+    try:
+        return await db.write(work)
+    except IntegrityError as error:  # the same slug or handle created at this very moment
+        raise AlreadyExists(
+            "another request created this event or one of its people meanwhile; import again"
+        ) from error
 
 
 # --- CSV: slots for people who plan in a spreadsheet ----------------------------------------

@@ -61,6 +61,7 @@ function render() {
   const data = { channels: channels(), slots: [...state.slots.values()], range, zone: zone() };
   document.querySelector("[data-no-channels]").hidden = channels().length > 0;
   timelineView.hidden = state.view !== "timeline";
+  document.getElementById("timeline-help").hidden = state.view !== "timeline";
   listView.hidden = state.view !== "list";
   document.querySelectorAll("[data-view]").forEach((button) => {
     button.setAttribute("aria-pressed", String(button.dataset.view === state.view));
