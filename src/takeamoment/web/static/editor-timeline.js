@@ -11,12 +11,11 @@ const MINUTE = 60_000;
 const DRAG_THRESHOLD_PX = 4;
 export const MOVABLE = new Set(["scheduled"]);
 
+/** Who is on the slot, in words: "Maya Okafor, Sam Rivera (invited)". */
 export function peopleSummary(slot) {
   const bookings = slot.bookings || [];
   if (!bookings.length) return "No one booked";
-  const invited = bookings.filter((b) => b.status === "invited").length;
-  const names = bookings.map((b) => b.person.name).join(", ");
-  return invited ? `${names} (${invited} not confirmed yet)` : names;
+  return bookings.map((b) => (b.status === "invited" ? `${b.person.name} (invited)` : b.person.name)).join(", ");
 }
 
 function slotButton(slot, range, zone) {
