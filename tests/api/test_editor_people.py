@@ -187,3 +187,25 @@ async def test_a_new_token_works_and_every_earlier_one_stops(
         if change["op"] == "updated"
     ]
     assert revoked and all(change["redacted"] == [] for change in revoked)
+
+
+async def test_deleting_a_person_takes_them_off_past_slots_and_logs_it(
+    client: Client, host_token: str
+) -> None:
+    await event_with_channels(client, host_token)
+    slot = await make_slot(client, host_token, at(10), at(11))
+    ana = await make_person(client, host_token, "ana")
+    booking = await invite(client, host_token, slot["id"], ana)
+    await ok(await client.post(f"/api/bookings/{booking['id']}/accept", headers=auth(ana["token"])))
+    for verb in ("live", "end"):
+        await ok(await client.post(f"/api/slots/{slot['id']}/{verb}", headers=auth(host_token)))
+
+    await ok(await client.delete(f"/api/people/{ana['id']}", headers=auth(host_token)), 204)
+
+    changes = await ok(await client.get("/api/events/tam/changes", headers=auth(host_token)))
+    assert (changes[-1]["type"], changes[-1]["booking"]["person"]["handle"]) == (
+        "booking.removed",
+        "ana",
+    )
+    ended = await ok(await client.get(f"/api/slots/{slot['id']}", headers=auth(host_token)))
+    assert ended["status"] == "ended" and ended["people"] == [] and ended["bookings"] == []

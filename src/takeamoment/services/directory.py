@@ -121,7 +121,14 @@ async def delete_person(db: Database, person_id: str) -> None:
     """
 
     async def work(session: AsyncSession) -> None:
-        person = await get_person(session, person_id)
+        await get_person(session, person_id)
+        events: dict[str, Event] = {}
+        for event_id in sorted(
+            {slot.event_id for _, slot in await _bookings_of(session, person_id)}
+        ):
+            # Lock order: events, then the person; then nothing of theirs can change under us.
+            events[event_id] = await get_event_by_id(session, event_id, for_update=True)
+        person = await get_person(session, person_id, for_update=True)
         upcoming = await person_upcoming_bookings(session, person_id)
         if upcoming:
             titles = ", ".join(repr(slot.title) for slot in upcoming[:3])
@@ -129,11 +136,11 @@ async def delete_person(db: Database, person_id: str) -> None:
                 f"{person.name} still has {len(upcoming)} upcoming booking(s) ({titles}): "
                 "remove them first"
             )
-        bookings = await _bookings_of(session, person_id)
-        events: dict[str, Event] = {}
-        for event_id in sorted({slot.event_id for _, slot in bookings}):  # lock order: events
-            events[event_id] = await get_event_by_id(session, event_id, for_update=True)
-        await get_person(session, person_id, for_update=True)
+        # Read again under the locks: only bookings of past slots are left, in the events locked
+        # (a booking of another event made meanwhile would have been upcoming).
+        bookings = [
+            (b, s) for b, s in await _bookings_of(session, person_id) if s.event_id in events
+        ]
         shown = person_public(person).model_dump(mode="json")
         for booking, slot in bookings:
             if booking.status == "confirmed":
