@@ -7,7 +7,7 @@ import gc
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 import click
 import uvicorn
@@ -202,6 +202,45 @@ def demo(then_serve: bool, host: str, port: int) -> None:
     sys.stdout.flush()
     if then_serve:
         _serve(host, port, 1)
+
+
+@main.command("export")
+@click.argument("slug")
+def export_command(slug: str) -> None:
+    """Print the event as one JSON document (private fields included: keep it safe)."""
+    from takeamoment.transfer import export_to_text
+
+    settings = _settings()
+    _migrate(settings)
+    click.echo(asyncio.run(_with_db(settings, lambda db: export_to_text(db, slug))))
+
+
+@main.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--slug", help="The new event's slug (a JSON document); the event to add to (CSV).")
+@click.option(
+    "--dry-run", is_flag=True, help="Check and say what would be created; change nothing."
+)
+def import_command(file: TextIO, slug: str | None, dry_run: bool) -> None:
+    """Create a draft event from an exported JSON document, or add a CSV of slots to an event.
+
+    The CSV's columns are channel,title,starts_at,ends_at,kind,tags,people (see the README).
+    """
+    from takeamoment.transfer import import_from_text
+
+    settings = _settings()
+    _migrate(settings)
+    name = getattr(file, "name", "") or ""
+    text = file.read()
+    ok, report = asyncio.run(
+        _with_db(
+            settings,
+            lambda db: import_from_text(db, text, name, slug, dry_run, settings.public_url),
+        )
+    )
+    click.echo(report, err=not ok)
+    if not ok:
+        sys.exit(1)
 
 
 @main.command()

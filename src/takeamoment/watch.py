@@ -138,6 +138,9 @@ class Board:
 
     def _fold_change(self, message: Mapping[str, Any]) -> ChangeSeen:
         what = ""
+        if message.get("type") == "slot.deleted":
+            gone = self.slots.pop(str(message.get("slot_id")), None)
+            what = gone.title if gone else ""
         if slot_json := message.get("slot"):
             slot = SlotOnBoard.from_json(slot_json)
             self.slots[slot.id] = slot

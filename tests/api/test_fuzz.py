@@ -132,7 +132,48 @@ CHANNEL = st.fixed_dictionaries(
     {"slug": st.from_regex(r"[a-z0-9-]{1,8}", fullmatch=True), "name": text()}
 )
 
+CHANNEL_UPDATE = st.fixed_dictionaries(
+    {},
+    optional={
+        "name": text(),
+        "position": st.integers(-3, 2000),
+        "stream_url": st.sampled_from(["https://example.com/live", None]) | st.text(max_size=20),
+    },
+)
+BOOKED_SLOT = SLOT.map(lambda slot: {**slot, "channel": "main"}).flatmap(
+    lambda slot: st.fixed_dictionaries(
+        {"bookings": st.lists(st.fixed_dictionaries({"person": text(12)}), max_size=2)}
+    ).map(lambda extra: {**slot, **extra})
+)
+DOCUMENT = EVENT.flatmap(
+    lambda event: st.fixed_dictionaries(
+        {
+            "channels": st.lists(CHANNEL, max_size=2) | st.just([{"slug": "main", "name": "M"}]),
+            "people": st.lists(mutated(PERSON, PERSON_FIELDS), max_size=2),
+            "slots": st.lists(mutated(BOOKED_SLOT, SLOT_FIELDS), max_size=3),
+        }
+    ).map(lambda lists: {**event, **lists})
+)
+DOCUMENT_FIELDS = ["slug", "starts_at", "channels", "people", "slots"]
+
 REQUESTS = st.one_of(
+    st.tuples(st.just("PATCH"), st.just("/api/people/{person}"), mutated(PERSON, PERSON_FIELDS)),
+    st.tuples(
+        st.just("POST"),
+        st.just("/api/people/{person}/availability"),
+        mutated(WINDOW, ["starts_at"]),
+    ),
+    st.tuples(
+        st.just("PATCH"),
+        st.just("/api/events/fuzz/channels/main"),
+        mutated(CHANNEL_UPDATE, ["name", "position"]),
+    ),
+    st.tuples(st.just("POST"), st.just("/api/events/import"), mutated(DOCUMENT, DOCUMENT_FIELDS)),
+    st.tuples(
+        st.just("POST"),
+        st.just("/api/events/import?dry_run=true"),
+        mutated(DOCUMENT, DOCUMENT_FIELDS),
+    ),
     st.tuples(st.just("POST"), st.just("/api/events"), mutated(EVENT, EVENT_FIELDS)),
     st.tuples(st.just("PATCH"), st.just("/api/events/fuzz"), mutated(EVENT, EVENT_FIELDS)),
     st.tuples(st.just("POST"), st.just("/api/events/fuzz/channels"), mutated(CHANNEL, ["slug"])),

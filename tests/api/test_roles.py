@@ -66,11 +66,37 @@ ROLES: dict[tuple[str, str], str] = {
     ("GET", "/host/login"): "anyone",
     ("GET", "/host"): "host-page",
     ("GET", "/host/events/{slug:str}"): "host-page",
+    ("GET", "/host/events/new"): "host-page",
+    ("GET", "/host/events/{slug:str}/edit"): "host-page",
+    ("GET", "/host/people"): "host-page",
     ("POST", "/host/login"): "csrf-form",
     ("POST", "/host/logout"): "csrf-form",
+    ("GET", "/api/events/{slug:str}/export"): "host",
+    ("POST", "/api/events/import"): "host",
+    # The editor's routes. Checked in this order, after the ones above: the host's calls at the
+    # end really happen (a slot deleted, a token replaced, the event unpublished).
+    ("GET", "/api/people"): "host",
+    ("GET", "/api/people/{person_id:str}/availability"): "self",
+    ("POST", "/api/people/{person_id:str}/availability"): "self",
+    ("DELETE", "/api/people/{person_id:str}/availability/{window_id:str}"): "self",
+    ("PATCH", "/api/people/{person_id:str}"): "self",
+    ("GET", "/api/slots/{slot_id:str}"): "anyone",
+    ("GET", "/api/slots/{slot_id:str}/bookings"): "host",
+    ("GET", "/api/slots/{slot_id:str}/candidates"): "host",
+    ("PATCH", "/api/events/{slug:str}/channels/{channel:str}"): "host",
+    ("DELETE", "/api/people/{person_id:str}"): "host",
+    ("DELETE", "/api/events/{slug:str}"): "host",
+    ("DELETE", "/api/events/{slug:str}/channels/{channel:str}"): "host",
+    ("DELETE", "/api/slots/{slot_id:str}"): "host",
+    ("POST", "/api/events/{slug:str}/unpublish"): "host",
+    ("POST", "/api/people/{person_id:str}/token"): "host",  # last: it replaces Ana's token
 }
 # Ownership is checked after the body is read, so "self" routes need a valid body to reach it.
-BODIES: dict[tuple[str, str], Any] = {("PUT", "/api/people/{person_id:str}/availability"): []}
+BODIES: dict[tuple[str, str], Any] = {
+    ("PUT", "/api/people/{person_id:str}/availability"): [],
+    ("POST", "/api/people/{person_id:str}/availability"): {"starts_at": at(8), "ends_at": at(20)},
+    ("PATCH", "/api/people/{person_id:str}"): {},
+}
 UNDECLARED_PREFIXES = ("/schema", "/static", "/_bench")  # the OpenAPI UI and files: public
 DENIED = {401, 403}
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -156,11 +182,17 @@ async def check_route(
 async def test_each_route_enforces_its_declared_role(client: Client, host_token: str) -> None:
     state = await world(client, host_token)
     ana, bob = state["ana"], state["bob"]
+    # A second booking keeps Ana from being deleted when the first is removed along the way.
+    await invite(
+        client, host_token, (await make_slot(client, host_token, at(14), at(15)))["id"], ana
+    )
     ids = {
         "slug": "tam",
         "person_id": ana["id"],
         "slot_id": state["slot"]["id"],
         "booking_id": state["booking"]["id"],
+        "channel": "main",
+        "window_id": "no-such-window",
     }
     tokens = {
         "nobody": None,

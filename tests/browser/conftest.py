@@ -74,6 +74,13 @@ class Site:
             schedule: dict[str, Any] = response.json()
             return schedule
 
+    def schedule_of(self, slug: str) -> dict[str, Any]:
+        with self.api() as client:
+            response = client.get(f"/api/events/{slug}/schedule")
+            response.raise_for_status()
+            schedule: dict[str, Any] = response.json()
+            return schedule
+
     def slot(self, title: str) -> dict[str, Any]:
         """The demo slot with this title, as the host's schedule shows it now."""
         slot: dict[str, Any] = next(s for s in self.schedule()["slots"] if s["title"] == title)
@@ -185,3 +192,58 @@ async def sign_in(page: Page, site: Site, token: str | None = None) -> None:
 async def open_viewer(page: Page, site: Site) -> None:
     await page.goto(f"{site.url}/events/{EVENT}")
     await page.locator("#connection[data-state=live]").wait_for()
+
+
+def empty_site(cwd: Path) -> Site:
+    """A server on an empty database, with one host token and nothing else."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = server_env(f"sqlite+aiosqlite:///{cwd / 'empty.db'}", TAKEAMOMENT_PUBLIC_URL=url)
+    result = subprocess.run(
+        [str(BIN), "token", "issue", "--role", "host", "--name", "Editor Host"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    site = Site(
+        url=url, host_token=result.stdout.strip().splitlines()[-1], env=env, cwd=cwd, port=port
+    )
+    site.start()
+    return site
+
+
+@pytest.fixture
+def blank_site(tmp_path: Path) -> Iterator[Site]:
+    """A server of the test's own on an empty database."""
+    site = empty_site(tmp_path)
+    yield site
+    site.stop()
+
+
+# axe-core from the npm registry, installed by bin/setup into .venv/axe.
+AXE = Path(__file__).resolve().parents[2] / ".venv/axe/node_modules/axe-core/axe.min.js"
+WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE.exists():
+        skip_or_fail(f"axe-core is not installed at {AXE} (bin/setup installs it with npm)")
+    return AXE.read_text(encoding="utf-8")
+
+
+async def axe_violations(page: Page, source: str) -> list[str]:
+    """WCAG 2.1 A and AA violations axe-core finds on the page as it is now, one line each."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(
+            source
+        )  # run through the debugger protocol: the page's CSP allows no inline script
+    found: list[dict[str, Any]] = await page.evaluate(
+        """async (tags) => (await axe.run(document, {runOnly: {type: "tag", values: tags}}))
+            .violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" "))}))""",
+        WCAG_A_AA,
+    )
+    return [f"{v['impact']} {v['id']}: {v['help']} at {v['nodes']}" for v in found]

@@ -13,10 +13,12 @@ from playwright.async_api import Locator, Page, ViewportSize, expect
 
 from tests.browser.conftest import (
     DESKTOP,
+    EVENT,
     PHONE,
     SCREENSHOTS,
     Browsing,
     Site,
+    axe_violations,
     open_viewer,
     sign_in,
 )
@@ -161,3 +163,58 @@ async def test_both_pages_fit_the_screen_and_pass_wcag_aa_contrast(
     await sign_in(host, shared_site)
     await expect(host.locator("[data-check=confirmed]").first).to_be_visible()
     await screenshot_checks(host, "console", viewport)
+
+
+PAGES = {
+    "index": "/",
+    "viewer": f"/events/{EVENT}",
+    "sign-in": "/host/login",
+    "host home": "/host",
+    "console": f"/host/events/{EVENT}",
+    "editor": f"/host/events/{EVENT}/edit",
+    "people": "/host/people",
+    "new event": "/host/events/new",
+}
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+async def test_every_page_has_no_wcag_2_1_a_or_aa_violation_axe_can_find(
+    browsing: Browsing, shared_site: Site, axe_source: str, viewport: ViewportSize
+) -> None:
+    """axe-core over each page as it is once its script has run: viewer, index, sign-in,
+    console, editor, people and the host's own pages."""
+    page = await browsing.page(viewport=viewport, timezone="Europe/London")
+    await page.goto(f"{shared_site.url}/host/login")
+    found: dict[str, list[str]] = {}
+    for name, path in PAGES.items():
+        if name == "host home":
+            await sign_in(page, shared_site)
+        await page.goto(f"{shared_site.url}{path}")
+        await page.wait_for_load_state("networkidle")
+        if name in ("console", "editor", "viewer"):
+            await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        if name == "editor":
+            await expect(page.locator(".tl-slot, .list-slot").first).to_be_visible()
+        if name == "people":
+            await expect(page.locator(".person-row").first).to_be_visible()
+        found[name] = await axe_violations(page, axe_source)
+    assert found == dict.fromkeys(PAGES, []), found
+
+
+async def test_the_editors_dialogs_have_no_violation_axe_can_find(
+    browsing: Browsing, shared_site: Site, axe_source: str
+) -> None:
+    page = await browsing.page()
+    await sign_in(page, shared_site)
+    await page.goto(f"{shared_site.url}/host/events/{EVENT}/edit")
+    await page.locator(".tl-slot[data-status=scheduled]").first.click()
+    dialog = page.locator("#slot-dialog")
+    await dialog.get_by_label("Find people to invite").fill("a")
+    await expect(dialog.locator(".candidate").first).to_be_visible()
+    await expect(dialog.locator(".booking, .booking-list .quiet").first).to_be_visible()
+    assert await axe_violations(page, axe_source) == []
+
+    await page.goto(f"{shared_site.url}/host/people")
+    await page.locator(".person-row", has_text="Hannah").get_by_role("button", name="Edit").click()
+    await expect(page.locator("[data-window-list] li").first).to_be_visible()
+    assert await axe_violations(page, axe_source) == []

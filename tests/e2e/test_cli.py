@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -62,3 +63,56 @@ async def test_readyz_is_503_when_the_database_does_not_answer(tmp_path: Path) -
     async with AsyncTestClient(app=create_app(settings)) as client:
         assert (await client.get("/readyz")).status_code == 503
         assert (await client.get("/healthz")).status_code == 200
+
+
+def _run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN), *args], env=env, cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_export_and_import_carry_an_event_to_another_database_and_back(tmp_path: Path) -> None:
+    here = server_env(f"sqlite+aiosqlite:///{tmp_path / 'here.db'}")
+    there = server_env(f"sqlite+aiosqlite:///{tmp_path / 'there.db'}")
+    assert _run(here, tmp_path, "demo").returncode == 0
+    exported = _run(here, tmp_path, "export", "take-a-moment")
+    assert exported.returncode == 0, exported.stderr
+    (tmp_path / "event.json").write_text(exported.stdout)
+
+    dry = _run(there, tmp_path, "import", "event.json", "--slug", "copy", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert (
+        "would create 3 channel(s), 21 slot(s)" in dry.stdout
+        and "nothing was changed" in dry.stdout
+    )
+    done = _run(there, tmp_path, "import", "event.json", "--slug", "copy")
+    assert done.returncode == 0, done.stderr
+    assert "@dr.hannah.mercer" in done.stdout  # the people came with the document
+    again = _run(there, tmp_path, "export", "copy")
+    assert {**json.loads(again.stdout), "slug": "take-a-moment"} == json.loads(exported.stdout)
+
+    twice = _run(there, tmp_path, "import", "event.json", "--slug", "copy")
+    assert twice.returncode == 1
+    assert "slug: an event with slug 'copy' already exists" in twice.stderr
+    assert "nothing was changed" in twice.stderr
+
+    (tmp_path / "plan.csv").write_text(
+        "channel,title,starts_at,ends_at,kind,tags,people\n"
+        f"calm,Quiet hour,{_day(exported.stdout)} 08:00,{_day(exported.stdout)} 09:00,music,calm,\n"
+    )
+    early = _run(there, tmp_path, "import", "plan.csv", "--slug", "copy")
+    assert early.returncode == 1 and "slots[0].starts_at" in early.stderr  # before the event
+    (tmp_path / "plan.csv").write_text(
+        (tmp_path / "plan.csv").read_text().replace("08:00", "22:00").replace("09:00", "22:30")
+    )
+    early = _run(there, tmp_path, "import", "plan.csv", "--slug", "copy")
+    assert early.returncode == 1, early.stdout
+    (tmp_path / "plan.csv").write_text(
+        (tmp_path / "plan.csv").read_text().replace("22:00", "21:30").replace("22:30", "22:00")
+    )
+    added = _run(there, tmp_path, "import", "plan.csv", "--slug", "copy")
+    assert added.returncode == 0, added.stderr
+    assert "created 0 channel(s), 1 slot(s)" in added.stdout
+
+
+def _day(document: str) -> str:
+    return str(json.loads(document)["starts_at"])[:10]

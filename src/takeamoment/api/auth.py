@@ -20,6 +20,8 @@ from takeamoment.services.auth import Principal
 from takeamoment.web.session import has_session_cookie, session_principal
 
 _CACHE_KEY = "takeamoment_principal"
+# A handler's ``opt`` key: a public read inside a controller whose routes are the host's.
+PUBLIC = "public"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="takeamoment"'}
 
 
@@ -71,8 +73,10 @@ async def authenticated(connection: ASGIConnection, _: BaseRouteHandler) -> None
     await _require(connection)
 
 
-async def host_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:  # type: ignore[type-arg]
-    """Only hosts run the schedule."""
+async def host_only(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  # type: ignore[type-arg]
+    """Only hosts run the schedule (a handler with ``opt={PUBLIC: True}`` is open to anyone)."""
+    if handler.opt.get(PUBLIC):
+        return
     if not (await _require(connection)).is_host:
         raise PermissionDeniedException(detail="this needs a host token")
 

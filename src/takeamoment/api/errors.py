@@ -37,6 +37,8 @@ from takeamoment.domain.errors import (
     AlreadyExists,
     Forbidden,
     Gone,
+    InUse,
+    InvalidDocument,
     InvalidSchedule,
     InvalidTransition,
     NotBookable,
@@ -104,6 +106,16 @@ def _transition(_: Request[Any, Any, Any], error: InvalidTransition) -> Response
 
 
 def _exists(_: Request[Any, Any, Any], error: AlreadyExists) -> Response[dict[str, Any]]:
+    return _error(409, str(error))
+
+
+def _invalid_document(
+    _: Request[Any, Any, Any], error: InvalidDocument
+) -> Response[dict[str, Any]]:
+    return _error(400, str(error), error.problems)
+
+
+def _in_use(_: Request[Any, Any, Any], error: InUse) -> Response[dict[str, Any]]:
     return _error(409, str(error))
 
 
@@ -258,6 +270,8 @@ exception_handlers: ExceptionHandlersMap = {
     SchedulingConflict: _conflict,
     InvalidTransition: _transition,
     AlreadyExists: _exists,
+    InUse: _in_use,
+    InvalidDocument: _invalid_document,
     NotFound: _not_found,
     Gone: _gone,
     Forbidden: _forbidden,

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, get, patch, post
-from litestar.params import JSONBody, QueryParameter
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from takeamoment.api.auth import host_only
 from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, BODY_ERRORS, CONFLICT_ERRORS, NOT_FOUND_ERRORS
-from takeamoment.services import changes, events, schedule, slots
-from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate, SlotCreate
+from takeamoment.services import changes, channels, document, events, importing, schedule, slots
+from takeamoment.services.importing import ImportResult
+from takeamoment.services.inputs import (
+    ChannelCreate,
+    ChannelUpdate,
+    EventCreate,
+    EventUpdate,
+    SlotCreate,
+)
 from takeamoment.services.views import ChannelPublic, EventPublic, SchedulePublic, SlotPublic
 
 # A host's change to a named event: the token, the event, the body can each be wrong.
@@ -31,6 +39,34 @@ class EventController(Controller):
         self, db: Db, settings: AppSettings, data: JSONBody[EventCreate]
     ) -> EventPublic:
         return await events.create_event(db, data, settings.public_url)
+
+    @post(
+        "/import",
+        guards=[host_only],
+        summary="Create a draft event from an exported document (dry_run: only check it)",
+        raises=[*AUTH_ERRORS, *BODY_ERRORS, *CONFLICT_ERRORS],
+        responses={
+            200: ResponseSpec(data_container=ImportResult, description="dry run: what it would do")
+        },
+    )
+    async def import_event(
+        self,
+        db: Db,
+        settings: AppSettings,
+        data: JSONBody[dict[str, Any]],
+        dry_run: FromQuery[bool] = False,
+    ) -> Response[ImportResult]:
+        result = await importing.import_document(db, data, settings.public_url, dry_run=dry_run)
+        return Response(result, status_code=200 if dry_run else 201)
+
+    @get(
+        "/{slug:str}/export",
+        guards=[host_only],
+        summary="The whole event as one JSON document",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS],
+    )
+    async def export_event(self, db: Db, slug: PathKey) -> dict[str, Any]:
+        return await document.export_event(db, slug)
 
     @get(summary="Published events (hosts also see drafts)")
     async def list_events(
@@ -59,6 +95,45 @@ class EventController(Controller):
     )
     async def publish(self, db: Db, settings: AppSettings, slug: PathKey) -> EventPublic:
         return await events.publish_event(db, slug, settings.public_url)
+
+    @post(
+        "/{slug:str}/unpublish",
+        guards=[host_only],
+        status_code=200,
+        summary="Take an event back to draft",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS],
+    )
+    async def unpublish(self, db: Db, settings: AppSettings, slug: PathKey) -> EventPublic:
+        return await events.unpublish_event(db, slug, settings.public_url)
+
+    @delete(
+        "/{slug:str}",
+        guards=[host_only],
+        summary="Delete a draft event with everything in it",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS, *CONFLICT_ERRORS],
+    )
+    async def remove(self, db: Db, slug: PathKey) -> None:
+        await events.delete_event(db, slug)
+
+    @patch(
+        "/{slug:str}/channels/{channel:str}",
+        guards=[host_only],
+        summary="Rename, reorder or set the stream link of a channel",
+        raises=WRITE_ERRORS,
+    )
+    async def update_channel(
+        self, db: Db, slug: PathKey, channel: PathKey, data: JSONBody[ChannelUpdate]
+    ) -> ChannelPublic:
+        return await channels.update_channel(db, slug, channel, data)
+
+    @delete(
+        "/{slug:str}/channels/{channel:str}",
+        guards=[host_only],
+        summary="Delete a channel without slots",
+        raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS, *CONFLICT_ERRORS],
+    )
+    async def remove_channel(self, db: Db, slug: PathKey, channel: PathKey) -> None:
+        await channels.delete_channel(db, slug, channel)
 
     @post(
         "/{slug:str}/channels",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Controller, delete, patch, post
-from litestar.params import JSONBody
+from typing import Annotated, Literal
 
-from takeamoment.api.auth import authenticated, host_only
-from takeamoment.api.deps import Caller, Db, PathKey
+from litestar import Controller, delete, get, patch, post
+from litestar.params import FromQuery, JSONBody, QueryParameter
+
+from takeamoment.api.auth import PUBLIC, authenticated, host_only
+from takeamoment.api.deps import Caller, Db, MaybePrincipal, PathKey
 from takeamoment.api.errors import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -14,18 +16,58 @@ from takeamoment.api.errors import (
     CONFLICT_ERRORS,
     NOT_FOUND_ERRORS,
 )
-from takeamoment.services import bookings, delay, live, slots
+from takeamoment.services import bookings, candidates, delay, live, slots
+from takeamoment.services.candidates import Candidate
 from takeamoment.services.inputs import BookingCreate, DelayRequest, SlotUpdate
-from takeamoment.services.views import BookingPublic, DelayResult, SlotPublic
+from takeamoment.services.views import BookingPublic, DelayResult, SlotBooking, SlotPublic
 
 # Every route here is guarded and names a slot or booking that may not exist.
 ID_ERRORS = [*AUTH_ERRORS, *NOT_FOUND_ERRORS]
 
 
 class SlotController(Controller):
+    """Every route is the host's but reading one slot (anyone, in a published event)."""
+
     path = "/api/slots"
     tags = ["slots"]
     guards = [host_only]
+
+    @get(
+        "/{slot_id:str}",
+        opt={PUBLIC: True},
+        summary="One slot (hosts also see its bookings)",
+        raises=NOT_FOUND_ERRORS,
+    )
+    async def get_slot(self, db: Db, principal: MaybePrincipal, slot_id: PathKey) -> SlotPublic:
+        return await slots.get_slot_view(db, slot_id, principal)
+
+    @delete(
+        "/{slot_id:str}",
+        summary="Delete a scheduled slot; its booked people are told",
+        raises=[*ID_ERRORS, *CONFLICT_ERRORS],
+    )
+    async def remove(self, db: Db, slot_id: PathKey) -> None:
+        await slots.delete_slot(db, slot_id)
+
+    @get(
+        "/{slot_id:str}/bookings", summary="Every booking of the slot, any status", raises=ID_ERRORS
+    )
+    async def list_bookings(self, db: Db, slot_id: PathKey) -> list[SlotBooking]:
+        return await slots.slot_bookings(db, slot_id)
+
+    @get(
+        "/{slot_id:str}/candidates",
+        summary="People matching q, with whether each could be booked and why not",
+        raises=ID_ERRORS,
+    )
+    async def list_candidates(
+        self,
+        db: Db,
+        slot_id: PathKey,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        role: FromQuery[Literal["creator", "therapist"] | None] = None,
+    ) -> list[Candidate]:
+        return await candidates.slot_candidates(db, slot_id, q, role)
 
     @patch(
         "/{slot_id:str}",

@@ -41,6 +41,9 @@ class Channel(SQLModel, table=True):
     event_id: str = Field(foreign_key="event.id", index=True, max_length=32)
     slug: str = Field(max_length=64)
     name: str = Field(max_length=200)
+    # Channels are shown by position (0 first), then by creation.
+    position: int = 0
+    stream_url: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

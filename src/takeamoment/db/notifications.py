@@ -26,8 +26,9 @@ class Notification(SQLModel, table=True):
     person_id: str = Field(foreign_key="person.id", max_length=32)
     # Numbered per person as delivered; None for a missed notice, which is never delivered.
     seq: int | None = None
-    booking_id: str = Field(foreign_key="booking.id", max_length=32)
-    slot_id: str = Field(foreign_key="slot.id", max_length=32)
+    # None once the slot was deleted: the payload keeps what the person was told about it.
+    booking_id: str | None = Field(default=None, foreign_key="booking.id", max_length=32)
+    slot_id: str | None = Field(default=None, foreign_key="slot.id", max_length=32)
     kind: str = Field(max_length=32)
     due_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

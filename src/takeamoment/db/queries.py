@@ -42,7 +42,11 @@ async def get_event_by_id(
 
 
 async def get_channels(session: AsyncSession, event_id: str) -> list[Channel]:
-    query = select(Channel).where(Channel.event_id == event_id).order_by(col(Channel.created_at))
+    query = (
+        select(Channel)
+        .where(Channel.event_id == event_id)
+        .order_by(col(Channel.position), col(Channel.created_at), col(Channel.id))
+    )
     return list((await session.execute(query)).scalars())
 
 

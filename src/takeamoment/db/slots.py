@@ -41,6 +41,7 @@ class Slot(SQLModel, table=True):
     description: str = Field(default="", max_length=5000)
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     kind: str = Field(default="session", max_length=32)
+    stream_url: str | None = Field(default=None, max_length=2000)
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default="scheduled", max_length=16)

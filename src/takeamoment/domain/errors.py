@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 ConflictKind = Literal[
     "channel_overlap",
@@ -78,6 +78,19 @@ class Gone(LookupError):
 
 class AlreadyExists(Exception):
     """A unique name or a booking that is already taken (HTTP 409)."""
+
+
+class InvalidDocument(ValueError):
+    """An imported document breaks rules; ``problems`` lists each with its place (HTTP 400)."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        self.problems = problems
+        count = len(problems)
+        super().__init__(f"the document has {count} problem{'s' if count != 1 else ''}")
+
+
+class InUse(Exception):
+    """The thing is still in use, e.g. a channel with slots or a person with bookings (409)."""
 
 
 class Forbidden(PermissionError):

@@ -9,7 +9,7 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.params import FromPath
 
-from takeamoment.api.auth import bearer_token
+from takeamoment.api.auth import bearer_token, principal_of
 from takeamoment.api.auth_limits import (
     CLOSE_TOO_MANY_FAILURES,
     TooManyAuthFailures,
@@ -30,6 +30,7 @@ from takeamoment.realtime.stream import (
 from takeamoment.services.auth import authenticate
 from takeamoment.services.changes import MAX_SEQ, changes_after, event_topic
 from takeamoment.services.notifications import notifications_since, person_topic
+from takeamoment.services.schedule import snapshot_message
 from takeamoment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,16 @@ def _origin_allowed(socket: Socket, settings: Settings, authenticated: bool = Fa
     return not allowed or origin is None or origin in allowed
 
 
+async def _host_from_our_origin(socket: Socket) -> bool:
+    if not _origin_allowed(socket, socket.app.state.settings, authenticated=True):
+        return False
+    try:
+        principal = await principal_of(socket)
+    except TooManyAuthFailures:
+        return False
+    return principal is not None and principal.is_host
+
+
 async def _all_after(load_after: LoadAfter, since: int) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     while page := await load_after(since):
@@ -82,10 +93,17 @@ async def _refuse(socket: Socket, code: int, reason: str) -> None:
 
 
 async def _event_start(
-    db: Database, snapshots: Snapshots, slug: str, since: int | None
+    db: Database, snapshots: Snapshots | None, slug: str, since: int | None
 ) -> tuple[list[Any], int]:
-    """What a viewer gets first: the replay after ``since`` when we can, else a snapshot."""
-    snapshot = await snapshots.current(slug)  # also raises NotFound for drafts
+    """What a viewer gets first: the replay after ``since`` when we can, else a snapshot.
+
+    Without ``snapshots`` (a host watching a draft) the snapshot is built for this one stream.
+    """
+    snapshot = (
+        await snapshots.current(slug)  # also raises NotFound for drafts
+        if snapshots is not None
+        else await snapshot_message(db, slug, drafts=True)
+    )
     if since is None or since > snapshot["seq"]:
         return [snapshot], snapshot["seq"]
     replay = await _all_after(lambda after: changes_after(db, slug, after), since)
@@ -108,7 +126,13 @@ async def event_stream(socket: Socket, slug: FromPath[str]) -> None:
     # Subscribe before reading the starting point, so nothing committed meanwhile is missed.
     with hub.subscribe(event_topic(slug)) as subscription:
         try:
-            start, last_seq = await _event_start(db, socket.app.state.snapshots, slug, since)
+            try:
+                start, last_seq = await _event_start(db, socket.app.state.snapshots, slug, since)
+            except NotFound:
+                # A host (bearer token or console session) may follow a draft, from our origin.
+                if not await _host_from_our_origin(socket):
+                    raise
+                start, last_seq = await _event_start(db, None, slug, since)
         except NotFound:
             return await _refuse(socket, CLOSE_NOT_FOUND, f"no published event {slug!r}")
         except Exception:  # e.g. the database is restarting: say "try again", not a bare 403

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from takeamoment.db.engine import Database
-from takeamoment.db.events import Channel, Event
+from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.queries import event_slots, get_channels, get_event
+from takeamoment.db.slots import Slot
 from takeamoment.db.types import utcnow
-from takeamoment.domain.errors import AlreadyExists, InvalidSchedule
+from takeamoment.domain.errors import AlreadyExists, InvalidSchedule, InvalidTransition
 from takeamoment.domain.intervals import Interval
 from takeamoment.services.auth import Principal
 from takeamoment.services.changes import record_change
 from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate
 from takeamoment.services.people_rules import recheck_event_bookings
+from takeamoment.services.removal import remove_slots
 from takeamoment.services.schedule import event_public, visible_event
-from takeamoment.services.views import ChannelPublic, EventPublic, event_view
+from takeamoment.services.views import ChannelPublic, EventPublic, channel_view, event_view
 
 
 async def create_event(db: Database, data: EventCreate, public_url: str) -> EventPublic:
@@ -102,10 +105,19 @@ async def update_event(db: Database, slug: str, data: EventUpdate, public_url: s
 
 
 async def publish_event(db: Database, slug: str, public_url: str) -> EventPublic:
+    return await _set_status(db, slug, "published", public_url)
+
+
+async def unpublish_event(db: Database, slug: str, public_url: str) -> EventPublic:
+    """Back to draft: the public no longer sees the event, its pages, feeds or stream."""
+    return await _set_status(db, slug, "draft", public_url)
+
+
+async def _set_status(db: Database, slug: str, status: str, public_url: str) -> EventPublic:
     async def work(session: AsyncSession) -> EventPublic:
         event = await get_event(session, slug, for_update=True)
-        if event.status != "published":
-            event.status = "published"
+        if event.status != status:
+            event.status = status
             event.updated_at = utcnow()
             view = await event_public(session, event, public_url)
             await record_change(
@@ -116,14 +128,48 @@ async def publish_event(db: Database, slug: str, public_url: str) -> EventPublic
     return await db.write(work)
 
 
+async def delete_event(db: Database, slug: str) -> None:
+    """Delete a draft with its channels, slots, bookings and change log; 409 once published.
+
+    People booked into it are told ``booking.removed`` (``services/removal.py``).
+    """
+
+    async def work(session: AsyncSession) -> None:
+        event = await get_event(session, slug, for_update=True)
+        if event.status == "published":
+            raise InvalidTransition(
+                f"{event.title!r} is published: unpublish it before deleting it"
+            )
+        await remove_slots(session, event, await event_slots(session, event.id))
+        await session.execute(delete(Change).where(col(Change.event_id) == event.id))
+        await session.execute(delete(Channel).where(col(Channel.event_id) == event.id))
+        await session.delete(event)
+
+    await db.write(work)
+
+
 async def create_channel(db: Database, slug: str, data: ChannelCreate) -> ChannelPublic:
     async def work(session: AsyncSession) -> ChannelPublic:
         event = await get_event(session, slug, for_update=True)
         if any(channel.slug == data.slug for channel in await get_channels(session, event.id)):
             raise AlreadyExists(f"the event already has a channel {data.slug!r}")
-        channel = Channel(event_id=event.id, slug=data.slug, name=data.name)
+        channels = await get_channels(session, event.id)
+        channel = Channel(
+            event_id=event.id,
+            slug=data.slug,
+            name=data.name,
+            stream_url=data.stream_url,
+            position=max((c.position for c in channels), default=-1) + 1,
+        )
         session.add(channel)
         await session.flush()
-        return ChannelPublic(id=channel.id, slug=channel.slug, name=channel.name)
+        return channel_view(channel)
 
     return await db.write(work)
+
+
+async def live_event_ids(db: Database) -> set[str]:
+    """The events with a slot on air now (the host's list marks them)."""
+    async with db.read() as session:
+        query = select(Slot.event_id).where(Slot.status == "live").distinct()
+        return set((await session.execute(query)).scalars())

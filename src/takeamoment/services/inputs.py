@@ -78,6 +78,11 @@ def _known_zone(name: str) -> str:
     return name
 
 
+def iana_zone_names() -> list[str]:
+    """Every IANA zone name the service accepts, sorted (the editor's searchable list)."""
+    return sorted(_iana_zone_names())
+
+
 MAX_URL_LENGTH = 2000
 URL_SCHEMES = frozenset({"http", "https"})
 
@@ -189,6 +194,16 @@ class EventCreate(EventFields):
 class ChannelCreate(RequestBody):
     slug: Slug
     name: Text200
+    stream_url: StoredUrl | None = None
+
+
+class ChannelUpdate(RequestBody):
+    """Rename, move to ``position`` (0 is first; the others shift), or set the stream link
+    (``null`` removes it)."""
+
+    name: Text200 | None = None
+    position: Annotated[int, Field(ge=0, le=1000)] | None = None
+    stream_url: StoredUrl | None = None
 
 
 class LicenceInput(RequestBody):
@@ -214,6 +229,28 @@ class PersonCreate(RequestBody):
         return value.removeprefix("@")
 
 
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class PersonUpdate(RequestBody):
+    """What may change about a person. The person themselves may change only ``name``,
+    ``email`` and ``timezone``; ``null`` clears ``email``, ``timezone`` or the licence."""
+
+    name: Text200 | None = None
+    handle: Annotated[str, Field(pattern=r"^@?[A-Za-z0-9_.]{1,63}$")] | None = None
+    email: Email | None = None
+    timezone: TimeZoneName | None = None
+    license: LicenceInput | None = None
+
+    @field_validator("handle")
+    @classmethod
+    def _without_at(cls, value: str | None) -> str | None:
+        return value.removeprefix("@") if value is not None else None
+
+
+SELF_EDITABLE_PERSON_FIELDS = frozenset({"name", "email", "timezone"})
+
+
 class AvailabilityInput(RequestBody):
     starts_at: UtcDatetime
     ends_at: UtcDatetime
@@ -231,6 +268,7 @@ class SlotFields(RequestBody):
     kind: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     starts_at: UtcDatetime | None = None
     ends_at: UtcDatetime | None = None
+    stream_url: StoredUrl | None = None
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> SlotFields:
@@ -239,7 +277,8 @@ class SlotFields(RequestBody):
 
 
 class SlotUpdate(SlotFields):
-    """Title, description, tags, kind and times; every rule is checked again."""
+    """Title, description, tags, kind, times and stream link (``null`` removes it); every rule
+    is checked again."""
 
 
 class SlotCreate(SlotFields):

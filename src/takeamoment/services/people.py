@@ -11,7 +11,7 @@ from takeamoment.db.engine import Database
 from takeamoment.db.people import ApiToken, AvailabilityWindow, Person, RetiredFeedToken
 from takeamoment.db.queries import availability_of, get_person
 from takeamoment.db.types import utcnow
-from takeamoment.domain.errors import AlreadyExists, NotBookable
+from takeamoment.domain.errors import AlreadyExists, NotBookable, NotFound
 from takeamoment.services.inputs import AvailabilityInput, PersonCreate
 from takeamoment.services.people_rules import ensure_bookings_inside_availability
 from takeamoment.services.tokens import FEED_TOKEN_PREFIX, hash_token, new_token
@@ -103,12 +103,57 @@ async def set_availability(
             )
         await session.flush()
         await ensure_bookings_inside_availability(session, person_id)
-        return [
-            AvailabilityWindowView(starts_at=w.starts_at, ends_at=w.ends_at)
-            for w in await availability_of(session, person_id)
-        ]
+        return await _windows(session, person_id)
 
     return await db.write(work)
+
+
+async def _windows(session: AsyncSession, person_id: str) -> list[AvailabilityWindowView]:
+    return [
+        AvailabilityWindowView(id=w.id, starts_at=w.starts_at, ends_at=w.ends_at)
+        for w in await availability_of(session, person_id)
+    ]
+
+
+async def get_availability(db: Database, person_id: str) -> list[AvailabilityWindowView]:
+    """The person's windows by start; none means always available."""
+    async with db.read() as session:
+        await get_person(session, person_id)
+        return await _windows(session, person_id)
+
+
+async def add_availability(
+    db: Database, person_id: str, window: AvailabilityInput
+) -> AvailabilityWindowView:
+    """Add one window. A person's first window limits them to it, so it is checked like a
+    replacement: no upcoming booking may fall outside their windows afterwards."""
+
+    async def work(session: AsyncSession) -> AvailabilityWindowView:
+        await get_person(session, person_id, for_update=True)
+        row = AvailabilityWindow(
+            person_id=person_id, starts_at=window.starts_at, ends_at=window.ends_at
+        )
+        session.add(row)
+        await session.flush()
+        await ensure_bookings_inside_availability(session, person_id)
+        return AvailabilityWindowView(id=row.id, starts_at=row.starts_at, ends_at=row.ends_at)
+
+    return await db.write(work)
+
+
+async def remove_availability(db: Database, person_id: str, window_id: str) -> None:
+    """Remove one window; 409 ``outside_availability`` if an upcoming booking needed it."""
+
+    async def work(session: AsyncSession) -> None:
+        await get_person(session, person_id, for_update=True)
+        row = await session.get(AvailabilityWindow, window_id)
+        if row is None or row.person_id != person_id:
+            raise NotFound("availability window", window_id)
+        await session.delete(row)
+        await session.flush()
+        await ensure_bookings_inside_availability(session, person_id)
+
+    await db.write(work)
 
 
 async def rotate_feed_token(db: Database, person_id: str, public_url: str) -> str:

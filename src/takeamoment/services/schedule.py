@@ -71,8 +71,9 @@ async def published_seq(db: Database, slug: str) -> int:
     return event.last_seq
 
 
-async def snapshot_message(db: Database, slug: str) -> dict[str, Any]:
-    """The published event's slots as of one seq: the first message of a live stream.
+async def snapshot_message(db: Database, slug: str, *, drafts: bool = False) -> dict[str, Any]:
+    """The published event's slots as of one seq: the first message of a live stream
+    (a draft's too with ``drafts``, for a host's stream).
 
     The seq is read before the slots, so a change that lands in between is in the slots and
     also sent again after the snapshot: applying a full slot twice is harmless, missing one
@@ -80,7 +81,7 @@ async def snapshot_message(db: Database, slug: str) -> dict[str, Any]:
     """
     async with db.read() as session:
         event = await get_event(session, slug)
-        if event.status != "published":
+        if event.status != "published" and not drafts:
             raise NotFound("event", slug)
         seq = event.last_seq
         channels = {channel.id: channel for channel in await get_channels(session, event.id)}

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
 
 from takeamoment.db.engine import Database
 from takeamoment.db.events import Event
@@ -22,14 +23,29 @@ from takeamoment.db.queries import (
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
 from takeamoment.domain.booking_rules import PlacedSlot, check_inside_event, find_channel_conflicts
-from takeamoment.domain.errors import InvalidSchedule, InvalidTransition, SchedulingConflict
+from takeamoment.domain.errors import (
+    InvalidSchedule,
+    InvalidTransition,
+    NotFound,
+    SchedulingConflict,
+)
 from takeamoment.domain.intervals import Interval
+from takeamoment.services.auth import Principal
 from takeamoment.services.changes import record_change
 from takeamoment.services.inputs import SlotCreate, SlotUpdate
 from takeamoment.services.notifications import notify
 from takeamoment.services.people_rules import recheck_slot_people
+from takeamoment.services.removal import remove_slots
 from takeamoment.services.schedule import slot_public
-from takeamoment.services.views import SlotMoved, SlotPublic
+from takeamoment.services.views import (
+    SlotBooking,
+    SlotMoved,
+    SlotPublic,
+    booking_view,
+    person_public,
+    slot_view,
+    slot_view_for_host,
+)
 
 # Slots whose times may still change: a live slot may be extended, a finished one is history.
 MOVABLE_STATUSES = ("scheduled", "live")
@@ -68,6 +84,7 @@ async def create_slot(db: Database, slug: str, data: SlotCreate) -> SlotPublic:
             kind=data.kind or "session",
             starts_at=data.starts_at,
             ends_at=data.ends_at,
+            stream_url=data.stream_url,
         )
         await _ensure_fits(session, event, slot)
         session.add(slot)
@@ -82,6 +99,8 @@ async def create_slot(db: Database, slug: str, data: SlotCreate) -> SlotPublic:
 async def update_slot(db: Database, slot_id: str, data: SlotUpdate) -> SlotPublic:
     """Change a slot; a move re-checks the channel and every booked person and bumps sequence."""
     fields = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "stream_url" in data.model_fields_set:  # null removes the link
+        fields["stream_url"] = data.stream_url
 
     async def work(session: AsyncSession) -> SlotPublic:
         slot = await get_slot(session, slot_id)
@@ -150,3 +169,54 @@ async def notify_schedule_changed(
             due_at=at,
             extra={**times, **(extra or {})},
         )
+
+
+async def get_slot_view(db: Database, slot_id: str, principal: Principal | None) -> SlotPublic:
+    """One slot: anyone may read it in a published event, hosts in a draft too (with bookings)."""
+    async with db.read() as session:
+        slot = await get_slot(session, slot_id)
+        event = await get_event_by_id(session, slot.event_id)
+        is_host = principal is not None and principal.is_host
+        if event.status != "published" and not is_host:
+            raise NotFound("slot", slot_id)
+        channel = await get_channel(session, event.id, slot.channel_id)
+        rows = (await bookings_with_people(session, [slot.id]))[slot.id]
+        if is_host:
+            return slot_view_for_host(slot, event, channel, rows)
+        return slot_view(slot, event, channel, rows)
+
+
+async def delete_slot(db: Database, slot_id: str) -> None:
+    """Delete a scheduled slot; its booked people are told ``booking.removed``."""
+
+    async def work(session: AsyncSession) -> None:
+        slot = await get_slot(session, slot_id)
+        event = await get_event_by_id(session, slot.event_id, for_update=True)
+        await session.refresh(slot)
+        if slot.status != "scheduled":
+            raise InvalidTransition(
+                f"only a scheduled slot can be deleted; {slot.title!r} is {slot.status}"
+                " (cancel it instead)",
+                slot_id=slot.id,
+            )
+        view = (await slot_public(session, event, slot)).model_dump(mode="json")
+        await remove_slots(session, event, [slot])
+        await record_change(session, event, "slot.deleted", {"slot_id": slot.id, "deleted": view})
+
+    await db.write(work)
+
+
+async def slot_bookings(db: Database, slot_id: str) -> list[SlotBooking]:
+    """Every booking of the slot in any status, oldest first, with its person."""
+    async with db.read() as session:
+        await get_slot(session, slot_id)
+        query = (
+            select(Booking, Person)
+            .join(Person, col(Person.id) == Booking.person_id)
+            .where(Booking.slot_id == slot_id)
+            .order_by(col(Booking.created_at), col(Booking.id))
+        )
+        return [
+            SlotBooking(**booking_view(booking).model_dump(), person=person_public(person))
+            for booking, person in (await session.execute(query)).all()
+        ]

@@ -23,6 +23,8 @@ class ChannelPublic(SQLModel):
     id: str
     slug: str
     name: str
+    position: int = 0
+    stream_url: str | None = None
 
 
 class SafetyResource(SQLModel):
@@ -99,6 +101,12 @@ class BookingPublic(SQLModel):
     updated_at: datetime
 
 
+class SlotBooking(BookingPublic):
+    """A booking as a host sees it on the slot: any status, with the person."""
+
+    person: PersonPublic
+
+
 class SlotPublic(SQLModel):
     id: str
     event: str
@@ -114,6 +122,8 @@ class SlotPublic(SQLModel):
     sequence: int
     people: list[PersonPublic]
     updated_at: datetime
+    # The slot's own stream link; viewers fall back to its channel's.
+    stream_url: str | None = None
 
 
 class SlotBookingForHost(SQLModel):
@@ -165,6 +175,7 @@ class DelayResult(SQLModel):
 
 
 class AvailabilityWindowView(SQLModel):
+    id: str
     starts_at: datetime
     ends_at: datetime
 
@@ -185,13 +196,23 @@ def event_view(event: Event, channels: list[Channel], public_url: str) -> EventP
         reminder_minutes=list(event.reminder_minutes),
         safety_resources=[SafetyResource.model_validate(r) for r in event.safety_resources],
         status=event.status,
-        channels=[ChannelPublic(id=c.id, slug=c.slug, name=c.name) for c in channels],
+        channels=[channel_view(c) for c in channels],
         last_seq=event.last_seq,
         page_url=page_url,
         calendar_url=calendar_url,
         webcal_url="webcal://" + calendar_url.split("://", 1)[1],
         created_at=event.created_at,
         updated_at=event.updated_at,
+    )
+
+
+def channel_view(channel: Channel) -> ChannelPublic:
+    return ChannelPublic(
+        id=channel.id,
+        slug=channel.slug,
+        name=channel.name,
+        position=channel.position,
+        stream_url=channel.stream_url,
     )
 
 
@@ -250,6 +271,7 @@ def slot_view(
         sequence=slot.sequence,
         people=[person_public(p) for b, p in bookings if b.status == "confirmed"],
         updated_at=slot.updated_at,
+        stream_url=slot.stream_url,
     )
 
 

@@ -161,9 +161,8 @@ class HostPages(Controller):
         if host is None:
             return _to_login(request)
         listed = await events.list_events(db, host, settings.public_url)
-        return Template(
-            template_name="host_home.html", context={"events": listed}, headers=NO_STORE
-        )
+        context = {"events": listed, "live": await events.live_event_ids(db)}
+        return Template(template_name="host_home.html", context=context, headers=NO_STORE)
 
     @get("/events/{slug:str}", name="console")
     async def console(

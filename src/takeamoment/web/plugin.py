@@ -15,6 +15,7 @@ from litestar.template.config import TemplateConfig
 from takeamoment.settings import Settings
 from takeamoment.web import views
 from takeamoment.web.csrf import SessionCsrfMiddleware
+from takeamoment.web.editor import EditorPages
 from takeamoment.web.host import HostPages
 from takeamoment.web.pages import PublicPages
 from takeamoment.web.session import SessionCookies, install
@@ -41,6 +42,7 @@ class WebPlugin(InitPluginProtocol):
             [
                 PublicPages,
                 HostPages,
+                EditorPages,
                 create_static_files_router(
                     path="/static",
                     directories=[STATIC],

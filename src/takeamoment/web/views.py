@@ -40,6 +40,7 @@ class ChannelBoard:
     slug: str
     name: str
     slots: list[SlotPublic]
+    stream_url: str | None
     live: SlotPublic | None
     next: SlotPublic | None
     feed_url: str
@@ -89,6 +90,7 @@ def channel_boards(
                 slug=channel.slug,
                 name=channel.name,
                 slots=own,
+                stream_url=channel.stream_url,
                 live=live,
                 next=upcoming,
                 feed_url=feed_url,

@@ -17,6 +17,9 @@ const DESCRIPTIONS = {
   "slot.overrun": (m) => `Running over: ${name(m.slot)} was due to end at ${formatClock(m.slot.ends_at)}`,
   "booking.confirmed": (m) => `${m.booking.person.name} confirmed for ${name(m.slot)}`,
   "booking.removed": (m) => `${m.booking.person.name} is no longer on ${name(m.slot)}`,
+  "slot.deleted": (m) => `Deleted ${name(m.deleted)}`,
+  "channel.updated": (m) => `Channel ${m.channel.name} changed`,
+  "channel.deleted": (m) => `Channel ${m.channel.name} deleted`,
   "event.updated": () => "The event’s details changed",
   "notice.missed": (m) => `A ${m.kind === "reminder" ? `${m.minutes_before}-minute reminder` : "“you’re on” notice"} for ${name(m.slot)} was missed (the server was down when it was due)`,
 };

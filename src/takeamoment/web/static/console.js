@@ -223,6 +223,7 @@ const stream = new EventStream(slug, {
     readinessSoon();
   },
   change(message) {
+    if (message.type === "slot.deleted") store.remove(message.slot_id);
     if (message.slot) {
       store.put(message.slot);
       showSlot(message.slot);

@@ -48,6 +48,13 @@ export function fillSlot(element, slot) {
   setAll(element, "starts_at", (node) => showTime(node.querySelector("time"), slot.starts_at));
   setAll(element, "ends_at", (node) => showTime(node.querySelector("time"), slot.ends_at));
   setAll(element, "tags", (node) => node.replaceChildren(...(slot.tags || []).map((tag) => h("li", {}, `#${tag}`))));
+  setAll(element, "watch", (node) => {
+    // The slot's own stream, else its channel's (the page's list of the channel says which).
+    const list = document.querySelector(`[data-channel-slots="${CSS.escape(slot.channel)}"]`);
+    const url = slot.stream_url || list?.dataset.channelStream || "";
+    node.hidden = !/^https?:\/\//i.test(url);
+    node.querySelector("a").href = node.hidden ? "" : url;
+  });
   setAll(element, "people", (node) => node.replaceChildren(
     ...(slot.people || []).map((person) => h("li", {}, `${person.name} `, h("span", { class: "handle" }, `@${person.handle}`))),
   ));
@@ -96,6 +103,12 @@ export class SlotStore {
 
   get(id) {
     return this.slots.get(id);
+  }
+
+  /** Forget a deleted slot and take its element off the page. */
+  remove(id) {
+    this.slots.delete(id);
+    document.getElementById(`slot-${id}`)?.remove();
   }
 
   ofChannel(channel) {
