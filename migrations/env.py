@@ -1,15 +1,26 @@
 """Alembic environment: async engines, batch mode on SQLite, connection sharing for tests."""
 
 import asyncio
+import warnings
 
 from alembic import context
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SAWarning
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from takeamoment.db.tables import metadata
 from takeamoment.settings import get_settings
 
 config = context.config
+
+
+# Batch mode on SQLite reflects the tables it copies and those they reference; SQLAlchemy cannot
+# reflect an expression index such as person's lower(handle) and says so. Copying another table
+# leaves that index alone; a batch operation on ``person`` itself would drop it, so a migration
+# that batch-alters ``person`` must create ``ux_person_handle_lower`` again.
+warnings.filterwarnings(
+    "ignore", "Skipped unsupported reflection of expression-based index", SAWarning
+)
 
 
 def _run(connection: Connection) -> None:
