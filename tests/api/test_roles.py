@@ -301,6 +301,8 @@ async def test_every_authenticated_answer_of_the_api_and_the_host_pages_is_no_st
         "person_id": state["ana"]["id"],
         "slot_id": state["slot"]["id"],
         "booking_id": state["booking"]["id"],
+        "window_id": "no-such-window",
+        "channel": "main",
     }
     callers = {"self": state["ana"]["token"], "host": host_token, "unknown": "tam_nope"}
     api_routes = [route for route in ROLES if route[1].startswith("/api/")]

@@ -199,6 +199,8 @@ def empty_site(cwd: Path) -> Site:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = server_env(f"sqlite+aiosqlite:///{cwd / 'empty.db'}", TAKEAMOMENT_PUBLIC_URL=url)
+    # Token commands never migrate; a fresh database is brought to head first, as serve would.
+    subprocess.run([str(BIN), "db", "upgrade"], env=env, cwd=cwd, check=True, capture_output=True)
     result = subprocess.run(
         [str(BIN), "token", "issue", "--role", "host", "--name", "Editor Host"],
         env=env,
