@@ -84,7 +84,7 @@ async def set_availability(
     """Replace the person's availability windows; no windows means always available."""
 
     async def work(session: AsyncSession) -> list[AvailabilityWindowView]:
-        await get_person(session, person_id, for_update=True)
+        person = await get_person(session, person_id, for_update=True)
         await session.execute(
             delete(AvailabilityWindow).where(AvailabilityWindow.person_id == person_id)  # type: ignore[arg-type]
         )
@@ -95,7 +95,9 @@ async def set_availability(
                 )
             )
         await session.flush()
-        await ensure_bookings_inside_availability(session, person_id)
+        await ensure_bookings_inside_availability(
+            session, person_id, person.name, person.timezone or "UTC"
+        )
         return [
             AvailabilityWindowView(starts_at=w.starts_at, ends_at=w.ends_at)
             for w in await availability_of(session, person_id)
