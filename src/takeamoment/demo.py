@@ -45,7 +45,7 @@ DESCRIPTION = (
     "books that help you feel centred. This is not a crisis service: if you are struggling, "
     "please reach out to one of the helplines listed with the event."
 )
-HASHTAGS = ("#aGoodCollective", "#MentalHealth", "#SelfCare", "#MentalHealthAwareness", "#BookTok")
+HASHTAGS = ("aGoodCollective", "MentalHealth", "SelfCare", "MentalHealthAwareness", "BookTok")
 
 SAFETY_RESOURCES = (
     SafetyResource(

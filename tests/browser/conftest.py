@@ -83,7 +83,7 @@ class Site:
         """Put the slot on air unless it already is (tests share the site in any order)."""
         slot = self.slot(title)
         if slot["status"] != "live":
-            response = self.post(f"/api/slots/{slot['id']}/live")
+            response = self.post(f"/api/slots/{slot['id']}/live", {"early": True})
             assert response.status_code == 200, response.text
         return self.slot(title)
 
