@@ -43,9 +43,7 @@ def _normalise(table: str, column: str) -> None:
     for row_id, tags in connection.execute(sa.select(rows.c.id, rows.c[column])).all():
         cleaned = normalised_tags(tags)
         if cleaned != tags:
-            connection.execute(
-                rows.update().where(rows.c.id == row_id).values({column: cleaned})
-            )
+            connection.execute(rows.update().where(rows.c.id == row_id).values({column: cleaned}))
 
 
 def upgrade() -> None:
