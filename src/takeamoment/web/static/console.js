@@ -227,8 +227,9 @@ function endAndStartNext(slotId) {
 function offerPullForward(before, ended, next) {
   followUp.replaceChildren();
   followUp.hidden = true;
-  if (!before || !next || !ended.actual_ended_at) return;
-  const early = Math.floor((Date.parse(before.ends_at) - Date.parse(ended.actual_ended_at)) / 60_000);
+  // Only when the end gave time back to the channel (it ended after its scheduled start).
+  if (!before || !next || Date.parse(ended.ends_at) >= Date.parse(before.ends_at)) return;
+  const early = Math.min(1440, Math.floor((Date.parse(before.ends_at) - Date.parse(ended.ends_at)) / 60_000));
   if (early < 1) return;
   const button = h("button", { type: "button", "data-pull-forward": next.id },
     `Pull the rest forward by ${early} min`);
