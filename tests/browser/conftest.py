@@ -183,8 +183,8 @@ async def sign_in(page: Page, site: Site, token: str | None = None) -> None:
     await page.locator("#connection[data-state=live]").wait_for()
 
 
-# The End button's name is "End: <title>"; "End and start next" must not match it.
-END = re.compile(r"^End:")
+# The End button's name is "End : <title>"; "End and start next" must not match it.
+END = re.compile(r"^End(?! and)")
 
 
 async def confirm_going_live_early(page: Page) -> None:
