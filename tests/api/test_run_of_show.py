@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
 from takeamoment.db.engine import Database
 from takeamoment.db.slots import Slot
+from takeamoment.realtime.snapshots import Snapshots
 from tests.api.builders import event_with_channels, kinds, last_seq, patch_slot
 from tests.api.show import (
     delay,
@@ -18,7 +20,7 @@ from tests.api.show import (
     slot_at,
     when,
 )
-from tests.helpers import Client, at, make_slot, ok
+from tests.helpers import Client, at, auth, make_slot, ok
 
 
 async def test_going_live_records_the_real_start_and_a_delay_never_moves_it(
@@ -213,3 +215,27 @@ async def test_a_scheduled_slot_whose_start_passed_is_overdue_until_it_goes_live
     assert on_air["overdue"] is False
     page = (await client.get("/events/now")).text
     assert "Up next at" in page and "Starting soon" not in page
+
+
+async def test_a_shared_snapshot_is_rebuilt_once_a_slot_it_holds_becomes_overdue(
+    client: Client, host_token: str, db: Database
+) -> None:
+    await event_around_now(client, host_token)
+    starts = datetime.now(UTC) + timedelta(seconds=2)
+    body = {
+        "channel": "main",
+        "title": "Any second",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(minutes=30)).isoformat(),
+    }
+    await ok(await client.post("/api/events/now/slots", json=body, headers=auth(host_token)), 201)
+    snapshots = Snapshots(db)
+    before = await snapshots.current("now")
+    assert [s["overdue"] for s in before["slots"]] == [False]
+    assert await snapshots.current("now") is before  # shared while nothing changed
+    deadline = asyncio.get_running_loop().time() + 30
+    while datetime.now(UTC) <= starts:  # the clock, not a change, makes it overdue
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.1)
+    after = await snapshots.current("now")
+    assert after["seq"] == before["seq"] and [s["overdue"] for s in after["slots"]] == [True]

@@ -227,9 +227,11 @@ async def _apply(
     for booking in people.released:  # first, so a released booking never clashes as it moves
         booking.status, booking.updated_at = CONFLICTED_BOOKING, now
     await session.flush()
-    # PostgreSQL checks its exclusion constraints row by row: moving the latest slot first means
-    # each slot moves into time its follower has already left, so no two rows overlap midway.
-    for move in reversed(plan.moves):
+    # PostgreSQL checks its exclusion constraints row by row: each slot must move into time the
+    # slot it moves towards has already left, so no two rows overlap midway. A push moves the
+    # latest slot first; a pull (every move earlier, or a live slot's end coming in) the earliest.
+    pulling = all(move.after.ends_at <= move.before.ends_at for move in plan.moves)
+    for move in plan.moves if pulling else reversed(plan.moves):
         slot = slots[move.slot_id]
         slot.starts_at, slot.ends_at = move.after.starts_at, move.after.ends_at
         slot.sequence, slot.updated_at = slot.sequence + 1, now
