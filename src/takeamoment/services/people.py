@@ -70,7 +70,7 @@ async def verify_licence(db: Database, person_id: str) -> PersonPrivate:
     async def work(session: AsyncSession) -> PersonPrivate:
         person = await get_person(session, person_id, for_update=True)
         if not person.license_number:
-            raise NotBookable("the person has no licence on file to verify")
+            raise NotBookable(f"{person.name} has no licence on file to verify")
         if person.license_verified_at is None:
             person.license_verified_at = person.updated_at = utcnow()
         return person_private(person)
