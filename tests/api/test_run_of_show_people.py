@@ -224,3 +224,16 @@ async def test_restoring_brings_back_each_booking_as_it_stood_and_tells_them(
             True,
             status,
         )
+
+
+async def test_confirming_into_a_slot_already_on_air_tells_go_live_at_once(
+    client: Client, host_token: str
+) -> None:
+    await event_around_now(client, host_token)
+    early = await slot_at(client, host_token, 20, 50, title="Early")
+    ana = await make_person(client, host_token, "ana")
+    booking = await invite(client, host_token, early["id"], ana)
+    await ok(await run(client, host_token, early["id"], "live"))
+    assert await kinds_of(client, ana) == ["booking.invited"]  # not confirmed: not prompted
+    await ok(await answer(client, ana["token"], booking["id"]))
+    assert await kinds_of(client, ana) == ["booking.invited", "go_live"]

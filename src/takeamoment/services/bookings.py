@@ -23,6 +23,7 @@ from takeamoment.services.changes import record_change
 from takeamoment.services.inputs import BookingCreate
 from takeamoment.services.notifications import notify
 from takeamoment.services.people_rules import ensure_may_take_role, person_conflicts, placed
+from takeamoment.services.prompts import prompt_after_change
 from takeamoment.services.schedule import slot_name, slot_public
 from takeamoment.services.views import BookingPublic, booking_view, person_public
 
@@ -118,6 +119,8 @@ async def _answer(
             "booking.confirmed" if accept else "booking.declined",
             named=accept or was_confirmed,
         )
+        if accept:  # confirmed into a slot that is on air, or whose channel waits for it: on now
+            await prompt_after_change(session, event, [slot.channel_id], booking.updated_at)
         return booking_view(booking)
 
     return await db.write(work)

@@ -39,6 +39,12 @@ ARMABLE_SLOT_STATUSES = ("scheduled", "live")
 class OwedNotice:
     booking_id: str
     notice: DueNotice
+    # Owed now whatever its due time says: "you're on" for a slot already on air.
+    now: bool = False
+
+    def run_at(self, now: datetime) -> datetime:
+        """When the job should fire: at the due time, or at once when late or owed now."""
+        return now if self.now else max(self.notice.due_at, now)
 
     @property
     def job_id(self) -> str:
@@ -79,7 +85,8 @@ async def owed_notices(db: Database, not_before: datetime) -> list[OwedNotice]:
             standby = (booking.id, "standby", notice.due_at) in done
             if notice.kind == "go_live" and standby and not _free(slot, channels, now):
                 continue  # waiting for the channel: not the clock's to send
-            owed.append(OwedNotice(booking_id=booking.id, notice=notice))
+            at_once = notice.kind == "go_live" and slot.status == "live"
+            owed.append(OwedNotice(booking_id=booking.id, notice=notice, now=at_once))
     return owed
 
 
@@ -130,7 +137,7 @@ async def deliver_notice(
         if slot.status not in ARMABLE_SLOT_STATUSES or not owed:
             return "not owed"
         notice, now = owed[0], utcnow()
-        if now < notice.due_at:
+        if now < notice.due_at and not (kind == "go_live" and slot.status == "live"):
             return "not owed"
         view = (await slot_public(session, event, slot)).model_dump(mode="json")
         if kind == "go_live":
