@@ -89,7 +89,8 @@ async def event_feed(
     async with db.read() as session:
         event, channel = await _published_event(session, slug, feed_filter)
         version = _event_version(event)
-    tag = feed_filter.tag.casefold() if feed_filter.tag else None
+    # Tags are stored without "#": "?tag=%23BookTok" and "?tag=booktok" are the same filter.
+    tag = feed_filter.tag.strip().lstrip("#").casefold() if feed_filter.tag else None
     identity = ("event", event.id, channel.id if channel else None, tag, public_url)
 
     async def build() -> Built:
