@@ -188,7 +188,8 @@ class Ours:
     async def change(self, index: int, seq: int, size: int) -> None:
         if self.use_live_end:  # slot k goes live at change 2k and ends at change 2k+1
             action = "live" if index % 2 == 0 else "end"
-            call = Call("POST", f"/api/slots/{self.slot_ids[index // 2]}/{action}")
+            body = {"early": True} if action == "live" else None  # slots may be far ahead
+            call = Call("POST", f"/api/slots/{self.slot_ids[index // 2]}/{action}", body)
         else:
             call = Call("PATCH", f"/api/slots/{self.slot_ids[0]}", {"title": f"Take {index}"})
         response = await self.client.request(

@@ -545,7 +545,7 @@ class Host:
                 return None  # every stage slot has been live once
             self.live_slot = self.stage[self.stage_next]
             self.stage_next += 1
-            return "POST", f"/api/slots/{self.live_slot}/live", None
+            return "POST", f"/api/slots/{self.live_slot}/live", {"early": True}
         if kind == "end":
             return ("POST", f"/api/slots/{self.live_slot}/end", None) if self.live_slot else None
         if kind == "book":

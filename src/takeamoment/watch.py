@@ -30,6 +30,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.client import process_exception
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from takeamoment.domain.intervals import Interval
+from takeamoment.domain.slot_states import is_overdue, times_on_air
 from takeamoment.realtime.stream import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND
 
 Applied = Literal["snapshot", "change"]
@@ -71,10 +73,13 @@ class SlotOnBoard:
     ends_at: datetime
     status: str
     people: tuple[str, ...] = ()
+    actual_started_at: datetime | None = None
+    actual_ended_at: datetime | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SlotOnBoard:
         """Parse a slot as the stream sends it (times are UTC ISO strings)."""
+        started, ended = data.get("actual_started_at"), data.get("actual_ended_at")
         return cls(
             id=str(data["id"]),
             channel=str(data["channel"]),
@@ -84,6 +89,14 @@ class SlotOnBoard:
             ends_at=_aware(data["ends_at"]),
             status=str(data["status"]),
             people=tuple(str(person["name"]) for person in data.get("people") or ()),
+            actual_started_at=_aware(started) if started else None,
+            actual_ended_at=_aware(ended) if ended else None,
+        )
+
+    def shown(self) -> Interval:
+        """What happened for a live or ended slot, else the schedule (as the pages show it)."""
+        return times_on_air(
+            self.starts_at, self.ends_at, self.actual_started_at, self.actual_ended_at
         )
 
 
@@ -180,9 +193,12 @@ def _clock(moment: datetime, tz: tzinfo | None, today: datetime) -> str:
 def _slot_line(label: str, slot: SlotOnBoard | None, tz: tzinfo | None, now: datetime) -> str:
     if slot is None:
         return f"  {label:<5} -"
-    starts = _clock(slot.starts_at, tz, now)
-    ends = slot.ends_at.astimezone(tz).strftime("%H:%M")
+    shown = slot.shown()
+    starts = _clock(shown.starts_at, tz, now)
+    ends = shown.ends_at.astimezone(tz).strftime("%H:%M")
     people = f"  ({', '.join(slot.people)})" if slot.people else ""
+    if is_overdue(slot.status, slot.starts_at, now):  # not "up next at" a time already past
+        return f"  {'SOON':<5} starting soon (was {starts})  {slot.title}{people}"
     return f"  {label:<5} {starts}-{ends}  {slot.title}{people}"
 
 

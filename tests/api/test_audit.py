@@ -176,7 +176,9 @@ async def test_live_end_and_cancel_each_record_the_status_move(
     moves = [(first, "live", "scheduled", "live"), (first, "end", "live", "ended")]
     moves.append((second, "cancel", "scheduled", "cancelled"))
     for slot, verb, before, after in moves:
-        await ok(await client.post(f"/api/slots/{slot['id']}/{verb}", headers=auth(host_token)))
+        body = {"early": True} if verb == "live" else None
+        path = f"/api/slots/{slot['id']}/{verb}"
+        await ok(await client.post(path, json=body, headers=auth(host_token)))
         entry = await the_entry_after(client, host_token, mark)
         assert entry["action"] == f"POST /api/slots/{{slot_id}}/{verb}"
         status = change_of(entry, "slot", slot["id"])

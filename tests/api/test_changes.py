@@ -95,15 +95,25 @@ async def test_a_refused_request_writes_no_change(client: Client, host_token: st
     assert await changes(client, host_token) == log
 
 
-async def test_invitations_and_declined_invitations_change_nothing_public(
+async def test_an_invitation_changes_nothing_public_and_a_decline_is_logged_without_names(
     client: Client, host_token: str
 ) -> None:
     await event_with_channels(client, host_token)
     slot, ana = await slot_with_person(client, host_token, at(10), at(11))
     seq = await last_seq(client, host_token)
     booking = await invite(client, host_token, slot["id"], ana)
-    await ok(await answer(client, ana["token"], booking["id"], "decline"))
     assert await last_seq(client, host_token) == seq
+    await ok(await answer(client, ana["token"], booking["id"], "decline"))
+    (declined,) = await changes(client, host_token, since=seq)
+    assert declined["type"] == "booking.declined"
+    assert declined["booking"] == {
+        "id": booking["id"],
+        "slot_id": slot["id"],
+        "role": "creator",
+        "status": "declined",
+    }
+    assert "Ana" not in str(declined) and ana["id"] not in str(declined)
+    assert declined["slot"]["people"] == []
 
 
 async def test_a_patch_that_changes_nothing_writes_no_change(

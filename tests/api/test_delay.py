@@ -110,7 +110,9 @@ async def test_a_dry_run_answers_the_same_and_applies_nothing(
     assert [c["kind"] for c in overlap["conflicts"]] == ["channel_overlap"]
     assert await times(client, host_token) == before
     applied = await ok(await delay(client, host_token, a["id"], minutes=30))
-    assert {**preview, "applied": True} == applied
+    # The same answer, at the seq the change itself made (one per moved slot).
+    assert {**preview, "applied": True, "seq": applied["seq"]} == applied
+    assert applied["seq"] == preview["seq"] + len(applied["moved"])
 
 
 async def test_a_delay_past_the_event_end_is_400_and_applies_nothing(
@@ -123,7 +125,9 @@ async def test_a_delay_past_the_event_end_is_400_and_applies_nothing(
     for body in ({}, {"force": True}, {"dry_run": True}):
         refused = await delay(client, host_token, first["id"], minutes=31, **body)
         assert refused.status_code == 400, refused.text
-        assert last["id"] in refused.json()["detail"]
+        # Named by title and time, as a host reads it.
+        assert "“Session” (Thu 10 Oct 22:00–23:30 BST)" in refused.json()["detail"]
+        assert last["id"] not in refused.json()["detail"]
     assert await times(client, host_token) == before
     await ok(await delay(client, host_token, first["id"], minutes=30))  # ends at 23:00 sharp
 
@@ -136,15 +140,17 @@ async def test_only_scheduled_or_live_slots_can_be_delayed(client: Client, host_
     for slot, verbs in ((ended, ("live", "end")), (cancelled, ("cancel",)), (on_air, ("live",))):
         for verb in verbs:
             path = f"/api/slots/{slot['id']}/{verb}"
-            await ok(await client.post(path, headers=auth(host_token)))
+            body = {"early": True} if verb == "live" else None
+            await ok(await client.post(path, json=body, headers=auth(host_token)))
     for slot in (ended, cancelled):
         refused = await delay(client, host_token, slot["id"], minutes=5)
         assert kinds(refused) == ["invalid_transition"]
         assert refused.json()["extra"][0]["slot_id"] == slot["id"]
     moved = await ok(await delay(client, host_token, on_air["id"], minutes=5))
     assert [m["id"] for m in moved["moved"]] == [on_air["id"]]
+    # A live slot's start is what happened: the delay extends its end only.
     assert (await times(client, host_token))[on_air["id"]] == (
-        when(at(10, 5)),
+        when(at(10)),
         when(at(11, 5)),
         2,  # once for going live, once for the move
     )
@@ -163,7 +169,9 @@ async def test_a_cascade_never_moves_an_ended_slot_and_skips_cancelled_ones(
     assert (await times(client, host_token))[dropped["id"]][:2] == (when(at(11)), when(at(12)))
     # A slot that already ended is history: a cascade that would push it is refused.
     for verb in ("live", "end"):
-        await ok(await client.post(f"/api/slots/{after['id']}/{verb}", headers=auth(host_token)))
+        body = {"early": True} if verb == "live" else None
+        path = f"/api/slots/{after['id']}/{verb}"
+        await ok(await client.post(path, json=body, headers=auth(host_token)))
     refused = await delay(client, host_token, first["id"], minutes=5)
     assert kinds(refused) == ["invalid_transition"]
     assert refused.json()["extra"][0]["slot_id"] == after["id"]
@@ -173,7 +181,8 @@ async def test_a_cascade_never_moves_an_ended_slot_and_skips_cancelled_ones(
     "body",
     [
         {"minutes": 0},
-        {"minutes": -5},
+        {"minutes": 0},
+        {"minutes": -24 * 60 - 1},
         {"minutes": 24 * 60 + 1},
         {"minutes": "10"},
         {"minutes": 1.5},
@@ -183,7 +192,7 @@ async def test_a_cascade_never_moves_an_ended_slot_and_skips_cancelled_ones(
         {"minutes": 5, "dry_run": 1},
     ],
 )
-async def test_a_delay_must_be_whole_positive_minutes_up_to_a_day(
+async def test_a_delay_must_be_whole_non_zero_minutes_up_to_a_day_either_way(
     client: Client, host_token: str, body: dict[str, Any]
 ) -> None:
     await event_with_channels(client, host_token)

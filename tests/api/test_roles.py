@@ -49,6 +49,8 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/api/slots/{slot_id:str}/live"): "host",
     ("POST", "/api/slots/{slot_id:str}/end"): "host",
     ("POST", "/api/slots/{slot_id:str}/cancel"): "host",
+    ("POST", "/api/slots/{slot_id:str}/reopen"): "host",
+    ("POST", "/api/slots/{slot_id:str}/restore"): "host",
     ("POST", "/api/slots/{slot_id:str}/delay"): "host",
     ("POST", "/api/bookings/{booking_id:str}/accept"): "self",
     ("POST", "/api/bookings/{booking_id:str}/decline"): "self",

@@ -8,6 +8,7 @@ a browser sees does not depend on the database, and the API suites cover both.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -90,7 +91,7 @@ class Site:
         """Put the slot on air unless it already is (tests share the site in any order)."""
         slot = self.slot(title)
         if slot["status"] != "live":
-            response = self.post(f"/api/slots/{slot['id']}/live")
+            response = self.post(f"/api/slots/{slot['id']}/live", {"early": True})
             assert response.status_code == 200, response.text
         return self.slot(title)
 
@@ -187,6 +188,17 @@ async def sign_in(page: Page, site: Site, token: str | None = None) -> None:
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"{site.url}/host/events/{EVENT}")
     await page.locator("#connection[data-state=live]").wait_for()
+
+
+# The End button's name is "End : <title>"; "End and start next" must not match it.
+END = re.compile(r"^End(?! and)")
+
+
+async def confirm_going_live_early(page: Page) -> None:
+    """Answer the console's two questions: go live, and (the demo is months ahead) go live early."""
+    dialog = page.get_by_role("dialog")
+    await dialog.get_by_role("button", name="Go live", exact=True).click()
+    await dialog.get_by_role("button", name="Go live now anyway").click()
 
 
 async def open_viewer(page: Page, site: Site) -> None:

@@ -7,7 +7,15 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from tests.browser.conftest import EVENT, Browsing, Site, open_viewer, sign_in
+from tests.browser.conftest import (
+    END,
+    EVENT,
+    Browsing,
+    Site,
+    confirm_going_live_early,
+    open_viewer,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -66,6 +74,7 @@ async def test_go_live_in_the_console_shows_live_on_an_open_viewer_page_without_
 
     card = host.locator(f"#slot-{slot['id']}")
     await card.get_by_role("button", name="Go live").click()
+    await confirm_going_live_early(host)
 
     await expect(host.locator("#notice")).to_contain_text("is live")
     await expect(card).to_have_attribute("data-status", "live")
@@ -88,6 +97,7 @@ async def test_an_api_refusal_is_shown_to_the_host_in_words(
     await sign_in(host, shared_site)
 
     await host.locator(f"#slot-{second['id']}").get_by_role("button", name="Go live").click()
+    await confirm_going_live_early(host)
 
     error = host.get_by_role("alert")
     await expect(error).to_be_visible()
@@ -181,8 +191,9 @@ async def test_cancel_asks_first_and_end_takes_a_live_slot_off_air(
 
     live_card = host.locator(f"#slot-{friend['id']}")
     await expect(live_card.get_by_role("button", name="Go live")).to_be_hidden()
-    await live_card.get_by_role("button", name="End").click()
+    await live_card.get_by_role("button", name=END).click()
+    await host.get_by_role("dialog").get_by_role("button", name="End it").click()
     await expect(live_card).to_have_attribute("data-status", "ended")
-    await expect(live_card.get_by_role("button", name="End")).to_be_hidden()
+    await expect(live_card.get_by_role("button", name=END)).to_be_hidden()
     assert shared_site.slot(sleep["title"])["status"] == "cancelled"
     assert shared_site.slot(friend["title"])["status"] == "ended"

@@ -6,7 +6,6 @@ York, written in those zones), so arithmetic on wall clocks instead of instants 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,6 +20,7 @@ from takeamoment.domain.booking_rules import (
 from takeamoment.domain.cascade import DelayPlan, check_person_after_moves, plan_delay
 from takeamoment.domain.errors import InvalidSchedule
 from takeamoment.domain.intervals import Interval
+from tests.domain.cascade_runs import Run, _run, delays, gaps, runs
 from tests.domain.strategies import (
     LONDON,
     Grid,
@@ -34,37 +34,6 @@ from tests.domain.strategies import (
 )
 
 PERSON = "p1"
-
-
-@dataclass(frozen=True)
-class Run:
-    """A channel's slots in minute numbers: the delayed one, then the later ones in order."""
-
-    delayed: Span
-    later: tuple[Span, ...]
-
-    def placed(self, grid: Grid) -> tuple[PlacedSlot, list[PlacedSlot]]:
-        delayed = PlacedSlot(slot_id="d", interval=grid.interval(self.delayed))
-        later = [
-            PlacedSlot(slot_id=f"l{index}", interval=grid.interval(span))
-            for index, span in enumerate(self.later)
-        ]
-        return delayed, later
-
-
-def _run(start: int, first_length: int, rest: list[tuple[int, int]]) -> Run:
-    later: list[Span] = []
-    end = start + first_length
-    for gap, length in rest:
-        later.append(Span(end + gap, end + gap + length))
-        end += gap + length
-    return Run(Span(start, start + first_length), tuple(later))
-
-
-# Back to back is the common case on a live channel, so zero gaps come often.
-gaps = st.one_of(st.just(0), st.sampled_from([5, 15, 30, 60]), st.integers(0, 180))
-runs = st.builds(_run, st.integers(0, 300), lengths, st.lists(st.tuples(gaps, lengths), max_size=6))
-delays = st.one_of(st.sampled_from([1, 5, 10, 15, 30, 60]), st.integers(1, 24 * 60))
 
 
 def _shift_minutes(plan: DelayPlan, slot_id: str) -> float:
@@ -194,11 +163,16 @@ def test_without_cascade_only_the_slot_moves_and_what_it_would_hit_is_a_channel_
     assert all(c.kind == "channel_overlap" and c.slot_id == "d" for c in plan.channel_conflicts)
 
 
-@pytest.mark.parametrize("minutes", [0, -5])
-def test_a_delay_that_is_not_positive_is_refused(minutes: int) -> None:
+def test_a_delay_of_nothing_is_refused() -> None:
     slot = PlacedSlot(slot_id="d", interval=Interval(starts_at=_utc(10), ends_at=_utc(11)))
-    with pytest.raises(InvalidSchedule, match="positive"):
-        plan_delay(slot, [], timedelta(minutes=minutes))
+    with pytest.raises(InvalidSchedule, match="non-zero"):
+        plan_delay(slot, [], timedelta(0))
+
+
+def test_pulling_forward_needs_the_present_moment() -> None:
+    slot = PlacedSlot(slot_id="d", interval=Interval(starts_at=_utc(10), ends_at=_utc(11)))
+    with pytest.raises(InvalidSchedule, match="not_before"):
+        plan_delay(slot, [], timedelta(minutes=-5))
 
 
 def _utc(hour: int, minute: int = 0) -> datetime:

@@ -1,7 +1,8 @@
 """A Hypothesis state machine drives a real server through random schedules.
 
-Rules create slots and people, set availability, book, accept, decline, move, delay (with or
-without ``force``), cancel, go live, end, remove bookings, and fire concurrent PAIRS of
+Rules create slots and people, set availability, book, accept, decline, move, delay later or
+earlier (with or without ``force``, straight or after a preview with its ``seq``), cancel, go
+live (early or not), end, reopen, restore, remove bookings, and fire concurrent PAIRS of
 conflicting writes from two threads. Every answer must be no 5xx and, when refused, refused for
 a documented reason. After every step the invariants read the database directly and check each
 booking rule of CONTRACT.md over every row (all examples' events and people at once):
@@ -11,7 +12,10 @@ booking rule of CONTRACT.md over every row (all examples' events and people at o
 - a person with availability windows is booked only inside one of them;
 - a booked therapist holds a verified licence valid on the slot's date;
 - a booking's ``starts_at``/``busy_until`` copies match its slot (plus the event's changeover);
-- an event's change log is numbered 1..last_seq without gaps.
+- an event's change log is numbered 1..last_seq without gaps;
+- a channel has at most one live slot; a live or ended slot records when it went on air (and an
+  ended one when it went off), a scheduled or cancelled one never went on air;
+- a live slot's start never moves: it stays what it was when the slot went live.
 
 Each example runs against a fresh event (a unique slug) on one server, with fresh people and some
 of the earlier examples' people (whose bookings in other events must then be respected).
@@ -63,6 +67,8 @@ CONFLICT_KINDS = {
     "outside_availability",
     "invalid_transition",
     "channel_busy",
+    "too_early",
+    "stale_preview",
 }
 
 # Start on a 15-minute grid, sometimes outside the event on purpose (then 400).
@@ -135,6 +141,8 @@ class BookingRules(RuleBasedStateMachine):
         self.slot_ids: list[str] = []
         self.persons: list[PersonRef] = []
         self.booked: list[tuple[str, PersonRef]] = []
+        # When each slot went live, as the answer said: a live slot's start must never move.
+        self.went_live: dict[str, datetime] = {}
         self.counts["examples"] += 1
 
     def teardown(self) -> None:
@@ -159,6 +167,8 @@ class BookingRules(RuleBasedStateMachine):
         assert response.status_code < 500, f"{method} {path}: {response.text}"
         assert response.status_code in allowed, f"{method} {path}: {response.text}"
         if response.status_code == 409:
+            # The database's own backstop answers only a race: never a request made alone.
+            assert client is not None or "another request" not in response.text, response.text
             extra = response.json().get("extra")
             # A rule conflict names its kinds; a duplicate (already booked) has no extra.
             assert extra is None or {c["kind"] for c in extra} <= CONFLICT_KINDS, response.text
@@ -299,18 +309,66 @@ class BookingRules(RuleBasedStateMachine):
         body = {"starts_at": at(start), "ends_at": at(start, length)}
         self.call("PATCH", f"/api/slots/{self.slot(pick)}", {200, 400, 409, 422}, body)
 
-    @rule(pick=picks, minutes=st.sampled_from([5, 15, 30, 60]), force=st.booleans())
+    @rule(
+        pick=picks,
+        minutes=st.sampled_from([-60, -30, -15, -5, 5, 15, 30, 60]),
+        force=st.booleans(),
+        cascade=st.booleans(),
+    )
     @needs(lambda self: self.slot_ids)
-    def delay(self, pick: int, minutes: int, force: bool) -> None:
-        self.step("delay")
-        body = {"minutes": minutes, "cascade": True, "force": force}
+    def delay(self, pick: int, minutes: int, force: bool, cascade: bool) -> None:
+        self.step("delay" if minutes > 0 else "pull_forward")
+        body = {"minutes": minutes, "cascade": cascade, "force": force}
         self.call("POST", f"/api/slots/{self.slot(pick)}/delay", {200, 400, 409, 422}, body)
 
-    @rule(pick=picks, command=st.sampled_from(["live", "end", "cancel"]))
+    @rule(pick=picks, minutes=st.sampled_from([-30, -5, 5, 30]), meddle=st.booleans())
     @needs(lambda self: self.slot_ids)
-    def change_state(self, pick: int, command: str) -> None:
+    def delay_after_preview(self, pick: int, minutes: int, meddle: bool) -> None:
+        """Preview, maybe change the schedule, then apply with the preview's seq."""
+        self.step("delay_after_preview")
+        path = f"/api/slots/{self.slot(pick)}/delay"
+        body = {"minutes": minutes, "cascade": True, "force": True}
+        preview = self.call("POST", path, {200, 400, 409, 422}, {**body, "dry_run": True})
+        if preview.status_code != 200:
+            return
+        if meddle:  # any change of the event makes the preview stale
+            title = {"title": f"Meddled {uuid.uuid4().hex[:6]}"}
+            self.call("PATCH", f"/api/slots/{self.slot(pick + 1)}", {200}, title)
+        applied = self.call(
+            "POST", path, {200, 400, 409, 422}, {**body, "seq": preview.json()["seq"]}
+        )
+        stale = applied.status_code == 409 and applied.json()["extra"][0]["kind"] == "stale_preview"
+        assert stale == meddle, applied.text  # refused exactly when the schedule changed
+        self.counts["stale previews refused"] += stale
+
+    @rule(
+        pick=picks,
+        command=st.sampled_from(["live", "end", "cancel", "reopen", "restore"]),
+        early=st.booleans(),
+    )
+    @needs(lambda self: self.slot_ids)
+    def change_state(self, pick: int, command: str, early: bool) -> None:
         self.step(command)
-        self.call("POST", f"/api/slots/{self.slot(pick)}/{command}", {200, 409})
+        slot_id = self.slot(pick)
+        body = {"early": early} if command == "live" else None
+        answer = self.call("POST", f"/api/slots/{slot_id}/{command}", {200, 400, 409, 422}, body)
+        if command == "live" and answer.status_code == 200:
+            self.went_live[slot_id] = datetime.fromisoformat(answer.json()["starts_at"])
+        if command == "live" and not early:  # the example's day is years ahead
+            assert answer.status_code == 409, answer.text
+
+    @rule(pick=picks)
+    @needs(lambda self: self.slot_ids)
+    def run_on_air_and_undo(self, pick: int) -> None:
+        """A whole turn on air: live (early), end, reopen, end; each may be refused (409)."""
+        self.step("on_air_and_undo")
+        slot_id = self.slot(pick)
+        for command in ("live", "end", "reopen", "end"):
+            body = {"early": True} if command == "live" else None
+            answer = self.call("POST", f"/api/slots/{slot_id}/{command}", {200, 409}, body)
+            self.counts[f"{command} {answer.status_code}"] += 1
+            if command == "live" and answer.status_code == 200:
+                self.went_live[slot_id] = datetime.fromisoformat(answer.json()["starts_at"])
 
     # -- concurrent pairs of conflicting writes ----------------------------------------------
 
@@ -410,6 +468,10 @@ class BookingRules(RuleBasedStateMachine):
         self.counts["invariant_checks"] += 1
         rows = self.runner.run(read_database(self.engine))
         check_rules(rows)
+        for slot_id, starts_at in self.went_live.items():
+            slot = rows.slots[slot_id]
+            if slot.status in ("live", "ended"):
+                assert slot.starts_at == starts_at, f"live slot {slot_id} moved its start"
 
 
 @dataclass
@@ -454,6 +516,10 @@ def check_rules(rows: Rows) -> None:
             if one.channel_id == two.channel_id:
                 overlap = one.starts_at < two.ends_at and two.starts_at < one.ends_at
                 assert not overlap, f"channel overlap: {one.id} {two.id}"
+    on_air = [s.channel_id for s in rows.slots.values() if s.status == "live"]
+    assert len(on_air) == len(set(on_air)), "two live slots on one channel"
+    for slot in rows.slots.values():
+        check_on_air(slot)
     active = [b for b in rows.bookings if b.status in ACTIVE_BOOKING_STATUSES]
     for booking in active:
         check_booking(rows, booking)
@@ -465,6 +531,18 @@ def check_rules(rows: Rows) -> None:
     for event in rows.events.values():
         seqs = sorted(rows.changes.get(event.id, []))
         assert seqs == list(range(1, event.last_seq + 1)), f"change seqs of {event.slug}: {seqs}"
+
+
+def check_on_air(slot: Slot) -> None:
+    """What a slot records of its time on air agrees with its state."""
+    started, ended = slot.actual_started_at is not None, slot.actual_ended_at is not None
+    expected = {
+        "scheduled": (False, False),
+        "cancelled": (False, False),
+        "live": (True, False),
+        "ended": (True, True),
+    }[slot.status]
+    assert (started, ended) == expected, f"slot {slot.id} is {slot.status}: {started}, {ended}"
 
 
 def check_booking(rows: Rows, booking: Booking) -> None:
@@ -506,7 +584,7 @@ def test_booking_rules_hold_under_random_commands(target: Target) -> None:
                 BookingRules,
                 settings=settings(
                     max_examples=20,
-                    stateful_step_count=25,
+                    stateful_step_count=30,
                     deadline=None,
                     derandomize=True,
                     database=None,

@@ -93,7 +93,7 @@ class Show:
             await self.call("POST", f"/api/bookings/{booking['id']}/accept")
         await self.call("PATCH", f"/api/slots/{slot_ids[2]}", {"title": "Moved"})
         await self.call("POST", f"/api/slots/{slot_ids[0]}/delay", {"minutes": 10})
-        await self.call("POST", f"/api/slots/{slot_ids[0]}/live")
+        await self.call("POST", f"/api/slots/{slot_ids[0]}/live", {"early": True})
         rotated = await self.call("POST", f"/api/people/{self.people[0]['id']}/feed-token/rotate")
         self.keep_secret({"token": self.people[0]["token"], "feed_url": rotated["feed_url"]})
 

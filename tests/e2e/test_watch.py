@@ -257,7 +257,7 @@ async def test_watch_prints_the_board_then_each_change_as_it_happens(
     first = await watcher.wait_for_board()
     assert re.search(r"^  NEXT  .*At 9$", watcher.last_board(), re.MULTILINE)
     created = await host.slot(10)
-    await host.post(f"/api/slots/{created['id']}/live")
+    await host.post(f"/api/slots/{created['id']}/live", {"early": True})
     code, stderr = await watcher.finish()
     assert code == 0, stderr
     assert watcher.board_seqs() == [first, first + 1, first + 2]

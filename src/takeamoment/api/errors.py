@@ -44,6 +44,7 @@ from takeamoment.domain.errors import (
     NotBookable,
     NotFound,
     SchedulingConflict,
+    StalePreview,
 )
 from takeamoment.request_id import current_request_id
 
@@ -103,6 +104,11 @@ def _conflict(_: Request[Any, Any, Any], error: SchedulingConflict) -> Response[
 
 def _transition(_: Request[Any, Any, Any], error: InvalidTransition) -> Response[dict[str, Any]]:
     return _error(409, str(error), [error.conflict.as_dict()])
+
+
+def _stale(_: Request[Any, Any, Any], error: StalePreview) -> Response[dict[str, Any]]:
+    found = {**error.conflict.as_dict(), "seq": error.seq, "preview": dict(error.preview)}
+    return _error(409, str(error), [found])
 
 
 def _exists(_: Request[Any, Any, Any], error: AlreadyExists) -> Response[dict[str, Any]]:
@@ -269,6 +275,7 @@ exception_handlers: ExceptionHandlersMap = {
     ValidationException: _validation,
     SchedulingConflict: _conflict,
     InvalidTransition: _transition,
+    StalePreview: _stale,
     AlreadyExists: _exists,
     InUse: _in_use,
     InvalidDocument: _invalid_document,

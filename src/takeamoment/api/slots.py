@@ -18,7 +18,7 @@ from takeamoment.api.errors import (
 )
 from takeamoment.services import bookings, candidates, delay, live, slots
 from takeamoment.services.candidates import Candidate
-from takeamoment.services.inputs import BookingCreate, DelayRequest, SlotUpdate
+from takeamoment.services.inputs import BookingCreate, DelayRequest, GoLiveRequest, SlotUpdate
 from takeamoment.services.views import BookingPublic, DelayResult, SlotBooking, SlotPublic
 
 # Every route here is guarded and names a slot or booking that may not exist.
@@ -89,10 +89,14 @@ class SlotController(Controller):
         "/{slot_id:str}/live",
         status_code=200,
         summary="Put a scheduled slot on air",
-        raises=[*ID_ERRORS, *CONFLICT_ERRORS],
+        description="More than 60 minutes before its start, only with the body "
+        '`{"early": true}` (otherwise 409 `too_early`). The body is optional.',
+        raises=[*ID_ERRORS, *BODY_ERRORS, *CONFLICT_ERRORS],
     )
-    async def go_live(self, db: Db, slot_id: PathKey) -> SlotPublic:
-        return await live.go_live(db, slot_id)
+    async def go_live(
+        self, db: Db, slot_id: PathKey, data: JSONBody[GoLiveRequest | None] = None
+    ) -> SlotPublic:
+        return await live.go_live(db, slot_id, early=data.early if data else False)
 
     @post(
         "/{slot_id:str}/end",
@@ -113,9 +117,27 @@ class SlotController(Controller):
         return await live.cancel(db, slot_id)
 
     @post(
+        "/{slot_id:str}/reopen",
+        status_code=200,
+        summary="Put an ended slot back on air (within 15 minutes of its end)",
+        raises=[*ID_ERRORS, *CONFLICT_ERRORS],
+    )
+    async def reopen(self, db: Db, slot_id: PathKey) -> SlotPublic:
+        return await live.reopen(db, slot_id)
+
+    @post(
+        "/{slot_id:str}/restore",
+        status_code=200,
+        summary="Bring a cancelled slot back as scheduled; every rule is checked again",
+        raises=[*ID_ERRORS, *BOOKING_ERRORS],
+    )
+    async def restore(self, db: Db, slot_id: PathKey) -> SlotPublic:
+        return await live.restore(db, slot_id)
+
+    @post(
         "/{slot_id:str}/delay",
         status_code=200,
-        summary="Run late: move the slot and push later slots of its channel",
+        summary="Run late (or early): move the slot and the later slots of its channel",
         raises=[*ID_ERRORS, *BODY_ERRORS, *BOOKING_ERRORS],
     )
     async def delay(self, db: Db, slot_id: PathKey, data: JSONBody[DelayRequest]) -> DelayResult:

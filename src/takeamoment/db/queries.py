@@ -8,10 +8,10 @@ SQLite ``FOR UPDATE`` compiles to nothing; there ``BEGIN IMMEDIATE`` already ser
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, update
+from sqlalchemy import and_, func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -121,9 +121,42 @@ async def channel_slots_from(session: AsyncSession, slot: Slot) -> list[Slot]:
     return list((await session.execute(query)).scalars())
 
 
-async def live_slot_ids(session: AsyncSession, channel_id: str) -> list[str]:
+async def live_slots(session: AsyncSession, channel_id: str) -> list[Slot]:
     """The slots of the channel that are on air now (one at most, when the rules held)."""
-    query = select(Slot.id).where(Slot.channel_id == channel_id, Slot.status == "live")
+    query = select(Slot).where(Slot.channel_id == channel_id, Slot.status == "live")
+    return list((await session.execute(query)).scalars())
+
+
+async def previous_slot_end(session: AsyncSession, slot: Slot) -> datetime | None:
+    """The latest end among the channel's other non-cancelled slots that start before ``slot``."""
+    query = select(func.max(col(Slot.ends_at))).where(
+        Slot.channel_id == slot.channel_id,
+        Slot.status != "cancelled",
+        Slot.id != slot.id,
+        col(Slot.starts_at) < slot.starts_at,
+    )
+    latest: datetime | None = (await session.execute(query)).scalar_one_or_none()
+    # SQLite's MAX() of a column hands back the stored (naive UTC) value, not the typed one.
+    return latest.replace(tzinfo=UTC) if latest and latest.tzinfo is None else latest
+
+
+async def slots_holding_channels(
+    session: AsyncSession, channel_ids: Sequence[str], now: datetime
+) -> list[Slot]:
+    """Slots of the channels that are live, or scheduled with their start passed, by start."""
+    if not channel_ids:
+        return []
+    query = (
+        select(Slot)
+        .where(
+            col(Slot.channel_id).in_(channel_ids),
+            or_(
+                col(Slot.status) == "live",
+                and_(col(Slot.status) == "scheduled", col(Slot.starts_at) <= now),
+            ),
+        )
+        .order_by(col(Slot.starts_at), col(Slot.id))
+    )
     return list((await session.execute(query)).scalars())
 
 
@@ -169,9 +202,11 @@ async def availability_of(session: AsyncSession, person_id: str) -> list[Availab
 
 
 async def bookings_with_people(
-    session: AsyncSession, slot_ids: Sequence[str]
+    session: AsyncSession,
+    slot_ids: Sequence[str],
+    statuses: Sequence[str] = ACTIVE_BOOKING_STATUSES,
 ) -> dict[str, list[tuple[Booking, Person]]]:
-    """Active bookings (and their people) of each slot, in booking order."""
+    """Bookings in ``statuses`` (active by default) and their people, per slot, in booking order."""
     result: dict[str, list[tuple[Booking, Person]]] = {slot_id: [] for slot_id in slot_ids}
     if not slot_ids:
         return result
@@ -180,7 +215,7 @@ async def bookings_with_people(
         .join(Person, col(Person.id) == Booking.person_id)
         .where(
             col(Booking.slot_id).in_(slot_ids),
-            col(Booking.status).in_(ACTIVE_BOOKING_STATUSES),
+            col(Booking.status).in_(statuses),
         )
         .order_by(col(Booking.created_at), col(Booking.id))
     )

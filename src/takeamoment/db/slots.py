@@ -14,8 +14,9 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlmodel import Field, SQLModel
 
 from takeamoment.db.types import UTCDateTime, new_id, utcnow
+from takeamoment.domain.booking_states import ACTIVE_BOOKING_STATUSES
 
-ACTIVE_BOOKING_STATUSES = ("invited", "confirmed")
+__all__ = ["ACTIVE_BOOKING_STATUSES", "Booking", "Slot"]
 
 CHANNEL_OVERLAP_CONSTRAINT = "ex_slot_channel_overlap"
 PERSON_OVERLAP_CONSTRAINT = "ex_booking_person_overlap"
@@ -48,6 +49,11 @@ class Slot(SQLModel, table=True):
     sequence: int = 0
     # The end time for which the host was last told the live slot overran (told once per end).
     overrun_noticed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # What happened on air: when the slot went live and went off air (None until it did).
+    actual_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    actual_ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The end it held before ending early gave the rest back to its channel; reopen restores it.
+    planned_ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

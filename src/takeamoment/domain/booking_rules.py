@@ -21,11 +21,18 @@ class PlacedSlot:
     slot_id: str
     interval: Interval
     changeover: timedelta = timedelta(0)
+    # How messages name the slot: its title and time (``domain.labels.slot_label``).
+    label: str = ""
 
     @property
     def busy_until(self) -> datetime:
         """When the people of this slot are free again."""
         return self.interval.ends_at + self.changeover
+
+    @property
+    def name(self) -> str:
+        """The slot as a message names it: its label, or its id when it has none."""
+        return self.label or f"slot {self.slot_id}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +49,7 @@ def find_channel_conflicts(candidate: PlacedSlot, others: Iterable[PlacedSlot]) 
     return [
         Conflict(
             kind="channel_overlap",
-            message=f"the channel already has slot {other.slot_id} at that time",
+            message=f"the channel already has {other.name} at that time",
             slot_id=candidate.slot_id,
             conflicting_slot_id=other.slot_id,
         )
@@ -52,13 +59,18 @@ def find_channel_conflicts(candidate: PlacedSlot, others: Iterable[PlacedSlot]) 
 
 
 def find_person_conflicts(
-    person_id: str, candidate: PlacedSlot, booked: Iterable[PlacedSlot]
+    person_id: str,
+    candidate: PlacedSlot,
+    booked: Iterable[PlacedSlot],
+    *,
+    person_name: str | None = None,
 ) -> list[Conflict]:
     """Bookings of the person that overlap the candidate or leave too short a changeover.
 
     The changeover after a slot is the one of that slot's event, so the gap that must stay free
-    depends on which of the two comes first.
+    depends on which of the two comes first. ``person_name`` names them in the messages.
     """
+    who = person_name or f"person {person_id}"
     conflicts = []
     for other in booked:
         if other.slot_id == candidate.slot_id:
@@ -67,7 +79,7 @@ def find_person_conflicts(
             conflicts.append(
                 Conflict(
                     kind="person_overlap",
-                    message=f"person {person_id} is already booked in slot {other.slot_id}",
+                    message=f"{who} is already booked in {other.name}",
                     slot_id=candidate.slot_id,
                     person_id=person_id,
                     conflicting_slot_id=other.slot_id,
@@ -77,10 +89,7 @@ def find_person_conflicts(
             conflicts.append(
                 Conflict(
                     kind="changeover",
-                    message=(
-                        f"person {person_id} needs a changeover between this slot and "
-                        f"slot {other.slot_id}"
-                    ),
+                    message=(f"{who} needs a changeover between {candidate.name} and {other.name}"),
                     slot_id=candidate.slot_id,
                     person_id=person_id,
                     conflicting_slot_id=other.slot_id,
@@ -95,7 +104,11 @@ def _too_close(a: PlacedSlot, b: PlacedSlot) -> bool:
 
 
 def find_availability_conflicts(
-    person_id: str, candidate: PlacedSlot, windows: Iterable[Interval]
+    person_id: str,
+    candidate: PlacedSlot,
+    windows: Iterable[Interval],
+    *,
+    person_name: str | None = None,
 ) -> list[Conflict]:
     """A conflict unless the slot lies inside one window; no windows means always available.
 
@@ -107,7 +120,10 @@ def find_availability_conflicts(
     return [
         Conflict(
             kind="outside_availability",
-            message=f"person {person_id} is not available for the whole slot",
+            message=(
+                f"{person_name or f'person {person_id}'} is not available for the whole of "
+                f"{candidate.name}"
+            ),
             slot_id=candidate.slot_id,
             person_id=person_id,
         )

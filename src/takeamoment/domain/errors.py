@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -12,6 +13,8 @@ ConflictKind = Literal[
     "outside_availability",
     "invalid_transition",
     "channel_busy",
+    "too_early",
+    "stale_preview",
 ]
 
 
@@ -53,8 +56,27 @@ class NotBookable(SchedulingError):
 class InvalidTransition(SchedulingError):
     """The slot or booking cannot move from its state by this command (HTTP 409)."""
 
-    def __init__(self, message: str, *, slot_id: str | None = None) -> None:
-        self.conflict = Conflict(kind="invalid_transition", message=message, slot_id=slot_id)
+    def __init__(
+        self,
+        message: str,
+        *,
+        slot_id: str | None = None,
+        kind: ConflictKind = "invalid_transition",
+    ) -> None:
+        self.conflict = Conflict(kind=kind, message=message, slot_id=slot_id)
+        super().__init__(message)
+
+
+class StalePreview(SchedulingError):
+    """A change was previewed at one seq of the event and applied at another (HTTP 409).
+
+    ``preview`` is what the same request previews now, so the client can show it again.
+    """
+
+    def __init__(self, message: str, *, seq: int, preview: Mapping[str, Any]) -> None:
+        self.conflict = Conflict(kind="stale_preview", message=message)
+        self.seq = seq
+        self.preview = preview
         super().__init__(message)
 
 

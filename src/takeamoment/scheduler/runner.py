@@ -100,7 +100,7 @@ class ReminderScheduler:
         for owed in await owed_notices(self.db, not_before=now - self.grace - timedelta(days=1)):
             notice = owed.notice
             args = (owed.booking_id, notice.kind, notice.minutes_before, notice.due_at)
-            wanted[owed.job_id] = (max(notice.due_at, now), self._fire_notice, args)
+            wanted[owed.job_id] = (owed.run_at(now), self._fire_notice, args)
         for slot_id, ends_at in (await live_slot_ends(self.db)).items():
             wanted[f"overrun:{slot_id}"] = (max(ends_at, now), self._fire_overrun, (slot_id,))
         for job in self.scheduler.get_jobs():

@@ -1,17 +1,21 @@
-"""Running late: delay a slot and push the later slots of its channel, in one transaction.
+"""Running late or early: move a slot and the later slots of its channel, in one transaction.
 
 What a host gets (``POST /api/slots/{id}/delay``):
 
 - Only a ``scheduled`` or ``live`` slot can be delayed, and a cascade never moves an ended slot
-  (409 ``invalid_transition``). A delay is 1 to 1440 minutes, later only: pulling a schedule
-  earlier is a PATCH of each slot, where every rule is checked as for any move.
-- A moved slot must still end by the event's end: otherwise 400, whatever the flags, since no
-  flag can make the event longer (PATCH the event first).
-- Without ``cascade`` only the slot moves; running into the next slot of the channel is a 409
-  ``channel_overlap`` that ``force`` does not override.
+  (409 ``invalid_transition``). A live slot's start never moves: delaying it extends its end.
+- ``minutes`` from 1 to 1440 pushes later; from -1 to -1440 pulls forward, to win back time
+  after a session ended early: no slot starts before now (rounded up to the minute) nor before
+  the end of the slot ahead of it, and the cascade pulls every later slot of the channel with it.
+- A moved slot must still lie in the event: otherwise 400, whatever the flags, since no flag can
+  make the event longer (PATCH the event first).
+- Without ``cascade`` only the slot moves; running into the next slot of the channel (or a
+  cascade running into a live slot) is a 409 ``channel_overlap`` that ``force`` does not override.
 - Every booked person of every moved slot is checked again, with their other moved bookings at
   their new times. If anyone breaks a rule, nothing is applied: 409 listing the conflicts.
-- ``dry_run`` answers 200 with what would move and every conflict, and writes nothing.
+- ``dry_run`` answers 200 with what would move and every conflict, and writes nothing; its
+  ``seq`` is the event's seq it was made at. An apply that sends that ``seq`` back is refused
+  (409 ``stale_preview``, carrying the new preview) if the event has changed since.
 - ``force`` applies the delay anyway, and keeps "a person is never in two active bookings that
   overlap" true by releasing (status ``conflicted``) each moved booking that the person can no
   longer keep: the show goes on without them. What a person already holds elsewhere is never
@@ -39,6 +43,7 @@ from takeamoment.db.queries import (
     get_event_by_id,
     get_slot,
     lock_people,
+    previous_slot_end,
 )
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
@@ -49,12 +54,15 @@ from takeamoment.domain.errors import (
     InvalidSchedule,
     InvalidTransition,
     SchedulingConflict,
+    StalePreview,
 )
 from takeamoment.domain.intervals import Interval
+from takeamoment.domain.labels import moment_label
 from takeamoment.services.changes import record_change
 from takeamoment.services.inputs import DelayRequest
 from takeamoment.services.people_rules import ensure_may_take_role, person_check_after_moves
-from takeamoment.services.schedule import slot_public
+from takeamoment.services.prompts import prompt_after_change
+from takeamoment.services.schedule import slot_name, slot_public
 from takeamoment.services.slots import MOVABLE_STATUSES, notify_schedule_changed
 from takeamoment.services.views import DelayResult, ReleasedBooking, SlotMoved
 
@@ -79,56 +87,92 @@ async def delay_slot(db: Database, slot_id: str, data: DelayRequest) -> DelayRes
         event = await get_event_by_id(session, slot.event_id, for_update=True)
         await session.refresh(slot)  # read again now that the event's lock is held
         if slot.status not in MOVABLE_STATUSES:
-            raise InvalidTransition(f"a {slot.status} slot cannot be delayed", slot_id=slot.id)
+            raise InvalidTransition(
+                f"{slot_name(slot, event)} {_STATE_WORDS.get(slot.status, slot.status)}, "
+                "so it cannot be delayed",
+                slot_id=slot.id,
+            )
         later = await channel_slots_from(session, slot)
         slots = {s.id: s for s in [slot, *later]}
         plan = plan_delay(
-            _place(slot),
-            [_place(s) for s in later],
+            _place(slot, event),
+            [_place(s, event) for s in later],
             timedelta(minutes=data.minutes),
             cascade=data.cascade,
+            live=[s.id for s in slots.values() if s.status == "live"],
+            not_before=_next_minute(utcnow()),
+            previous_ends_at=await previous_slot_end(session, slot) if data.minutes < 0 else None,
         )
-        _ensure_movable(plan, slots)
-        _ensure_inside_event(plan, event)
+        _ensure_movable(plan, slots, event)
+        _ensure_inside_event(plan, slots, event)
         people = await _check_people(session, event, plan, slots)
         conflicts = [*plan.channel_conflicts, *people.conflicts]
         applied = not data.dry_run
+        if applied and data.seq is not None and data.seq != event.last_seq:
+            preview = _result(plan, conflicts, people.released if data.force else [], False)
+            preview.seq = event.last_seq
+            raise StalePreview(
+                f"the schedule changed since the preview (seq {data.seq}, now {event.last_seq}); "
+                "nothing was applied: check the new preview and apply it again",
+                seq=event.last_seq,
+                preview=preview.model_dump(mode="json"),
+            )
         if applied and plan.channel_conflicts:
-            detail = "nothing was applied: the slot would run into the next one on its channel"
-            raise SchedulingConflict(conflicts, detail=f"{detail} (use cascade; force cannot)")
+            detail = "nothing was applied: the move would run into another slot of its channel"
+            raise SchedulingConflict(conflicts, detail=f"{detail} (force cannot override this)")
         if applied and conflicts and not data.force:
             raise SchedulingConflict(
                 conflicts, detail="nothing was applied (force: true applies it anyway)"
             )
-        if applied:
+        if applied and plan.moves:
             await _apply(session, event, plan, slots, people)
-        return _result(plan, conflicts, people.released if data.force else [], applied)
+        result = _result(plan, conflicts, people.released if data.force else [], applied)
+        result.seq = event.last_seq
+        return result
 
     return await db.write(work)
 
 
-def _place(slot: Slot) -> PlacedSlot:
+_STATE_WORDS = {"ended": "has ended", "cancelled": "is cancelled"}
+
+
+def _next_minute(moment: datetime) -> datetime:
+    """The moment rounded up to a whole minute: a slot pulled against "now" starts on a minute."""
+    whole = moment.replace(second=0, microsecond=0)
+    return whole if whole == moment else whole + timedelta(minutes=1)
+
+
+def _place(slot: Slot, event: Event) -> PlacedSlot:
     return PlacedSlot(
-        slot_id=slot.id, interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+        slot_id=slot.id,
+        interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+        label=slot_name(slot, event),
     )
 
 
-def _ensure_movable(plan: DelayPlan, slots: dict[str, Slot]) -> None:
+def _ensure_movable(plan: DelayPlan, slots: dict[str, Slot], event: Event) -> None:
     for move in plan.moves:
-        status = slots[move.slot_id].status
-        if status not in MOVABLE_STATUSES:
+        slot = slots[move.slot_id]
+        if slot.status not in MOVABLE_STATUSES:
             raise InvalidTransition(
-                f"the delay would push slot {move.slot_id}, which is {status} and cannot move",
+                f"the delay would move {slot_name(slot, event)}, which "
+                f"{_STATE_WORDS.get(slot.status, slot.status)} and cannot move",
                 slot_id=move.slot_id,
             )
 
 
-def _ensure_inside_event(plan: DelayPlan, event: Event) -> None:
-    late = [move.slot_id for move in plan.moves if move.after.ends_at > event.ends_at]
-    if late:
+def _ensure_inside_event(plan: DelayPlan, slots: dict[str, Slot], event: Event) -> None:
+    window = Interval(starts_at=event.starts_at, ends_at=event.ends_at)
+    outside = [
+        slot_name(slots[move.slot_id], event)
+        for move in plan.moves
+        if not window.contains(move.after)
+    ]
+    if outside:
         raise InvalidSchedule(
-            f"the delay would push slot(s) {', '.join(late)} past the event's end "
-            f"({event.ends_at.isoformat()}); nothing was applied"
+            f"the delay would move {', '.join(outside)} outside the event "
+            f"({moment_label(event.starts_at, event.timezone)} to "
+            f"{moment_label(event.ends_at, event.timezone)}); nothing was applied"
         )
 
 
@@ -138,7 +182,12 @@ async def _check_people(
     """Every booked person of every moved slot, checked at the new times (people locked first)."""
     changeover = timedelta(minutes=event.changeover_minutes)
     placed = {
-        move.slot_id: PlacedSlot(slot_id=move.slot_id, interval=move.after, changeover=changeover)
+        move.slot_id: PlacedSlot(
+            slot_id=move.slot_id,
+            interval=move.after,
+            changeover=changeover,
+            label=slot_name(slots[move.slot_id], event, move.after),
+        )
         for move in plan.moves
     }
     check = _PeopleCheck(bookings=await bookings_with_people(session, list(placed)))
@@ -155,7 +204,11 @@ async def _check_people(
                 person, booking.role, slots[booking.slot_id], event, ends_at=new_end
             )
         found = await person_check_after_moves(
-            session, person_id, [placed[booking.slot_id] for booking, _ in rows]
+            session,
+            person_id,
+            [placed[booking.slot_id] for booking, _ in rows],
+            person_name=rows[0][1].name,
+            zone=event.timezone,
         )
         check.conflicts += found.conflicts
         check.released += [booking for booking, _ in rows if booking.slot_id in found.released]
@@ -174,15 +227,20 @@ async def _apply(
     for booking in people.released:  # first, so a released booking never clashes as it moves
         booking.status, booking.updated_at = CONFLICTED_BOOKING, now
     await session.flush()
-    # PostgreSQL checks its exclusion constraints row by row: moving the latest slot first means
-    # each slot moves into time its follower has already left, so no two rows overlap midway.
-    for move in reversed(plan.moves):
+    # PostgreSQL checks its exclusion constraints row by row: each slot must move into time the
+    # slot it moves towards has already left, so no two rows overlap midway. A push moves the
+    # latest slot first; a pull (every move earlier, or a live slot's end coming in) the earliest.
+    pulling = all(move.after.ends_at <= move.before.ends_at for move in plan.moves)
+    for move in plan.moves if pulling else reversed(plan.moves):
         slot = slots[move.slot_id]
         slot.starts_at, slot.ends_at = move.after.starts_at, move.after.ends_at
         slot.sequence, slot.updated_at = slot.sequence + 1, now
         for booking, _ in people.bookings[slot.id]:
             booking.starts_at, booking.busy_until = slot.starts_at, slot.ends_at + changeover
         await session.flush()
+    channels = {slots[move.slot_id].channel_id for move in plan.moves}
+    people_told = [person.id for rows in people.bookings.values() for _, person in rows]
+    await prompt_after_change(session, event, channels, now, also_lock=people_told)
     for move in plan.moves:
         await _log_and_notify(session, event, slots[move.slot_id], move, people, now)
 

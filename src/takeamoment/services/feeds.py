@@ -12,6 +12,7 @@ booking and reminders. Feed tokens are never logged nor echoed whole (``redact_t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -52,6 +53,7 @@ from takeamoment.db.queries import (
 )
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
 from takeamoment.domain.errors import Gone, NotFound
+from takeamoment.domain.slot_states import times_on_air
 from takeamoment.services.live import CANCELLED_BOOKING
 from takeamoment.services.tokens import hash_token
 
@@ -59,9 +61,11 @@ logger = logging.getLogger(__name__)
 
 # How often calendar apps are asked to fetch again (Google ignores it and polls far less).
 REFRESH_INTERVAL = timedelta(minutes=15)
-# A person's feed: their active bookings, and those released because the slot was cancelled, so
-# a cancelled session stays in their calendar as CANCELLED instead of silently vanishing.
-PERSON_FEED_STATUSES = (*ACTIVE_BOOKING_STATUSES, CANCELLED_BOOKING)
+# A person's feed: their active bookings, and those that ended on the host's side (the slot was
+# cancelled, the host removed them, a forced delay released them), so such a session stays in
+# their calendar as CANCELLED instead of silently vanishing.
+TAKEN_OFF_STATUSES = ("removed", "conflicted")
+PERSON_FEED_STATUSES = (*ACTIVE_BOOKING_STATUSES, CANCELLED_BOOKING, *TAKEN_OFF_STATUSES)
 _UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -96,7 +100,8 @@ async def event_feed(
     async with db.read() as session:
         event, channel = await _published_event(session, slug, feed_filter)
         version = _event_version(event)
-    tag = feed_filter.tag.casefold() if feed_filter.tag else None
+    # Tags are stored without "#": "?tag=%23BookTok" and "?tag=booktok" are the same filter.
+    tag = feed_filter.tag.strip().lstrip("#").casefold() if feed_filter.tag else None
     identity = ("event", event.id, channel.id if channel else None, tag, urls)
 
     async def build() -> Built:
@@ -271,7 +276,8 @@ async def _person_calendar(
 
 
 def _feed_status(booking: Booking) -> BookingStatus:
-    if booking.status == CANCELLED_BOOKING:
+    # Taken off the slot reads as cancelled in the owner's calendar: for them it is.
+    if booking.status in (CANCELLED_BOOKING, *TAKEN_OFF_STATUSES):
         return "cancelled"
     return "confirmed" if booking.status == "confirmed" else "invited"
 
@@ -315,7 +321,18 @@ def slot_entry(
     changed_at: datetime,
     booking: MyBooking | None = None,
 ) -> SlotEntry:
-    """One slot as the renderer takes it: people reduced to public name, handle and role."""
+    """One slot as the renderer takes it: people reduced to public name, handle and role.
+
+    Times follow what happened once it is known (``times_on_air``). An ended slot has nothing
+    left to remind anyone of, so its event info carries no reminder times (no alarms); a booking
+    that no longer stands makes the owner's copy CANCELLED.
+    """
+    shown = times_on_air(slot.starts_at, slot.ends_at, slot.actual_started_at, slot.actual_ended_at)
+    if slot.status == "ended":
+        event = dataclasses.replace(event, reminder_minutes=())
+    status = slot.status
+    if booking is not None and booking.status == "cancelled":
+        status = "cancelled"
     return SlotEntry(
         id=slot.id,
         event=event,
@@ -323,9 +340,9 @@ def slot_entry(
         title=slot.title,
         description=slot.description,
         tags=tuple(slot.tags),
-        starts_at=slot.starts_at,
-        ends_at=slot.ends_at,
-        status=slot.status,
+        starts_at=shown.starts_at,
+        ends_at=shown.ends_at,
+        status=status,
         sequence=slot.sequence,
         changed_at=changed_at,
         people=tuple(Performer(name=p.name, handle=p.handle, role=b.role) for b, p in confirmed),

@@ -123,7 +123,31 @@ TimeZoneName = Annotated[str, Field(min_length=1, max_length=64), AfterValidator
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
 LongText = Annotated[str, Field(max_length=5000)]
-Tag = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _without_hash(value: str) -> str:
+    tag = value.strip().lstrip("#").strip()
+    if not tag:
+        raise ValueError("a tag needs a word, not only '#' or spaces")
+    return tag
+
+
+def _distinct_tags(tags: list[str] | None) -> list[str] | None:
+    """Each tag once regardless of case (``booktok`` is ``BookTok``), the first spelling kept."""
+    if tags is None:
+        return None
+    seen: set[str] = set()
+    kept = []
+    for tag in tags:
+        if tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            kept.append(tag)
+    return kept
+
+
+# Tags and hashtags are stored without "#" (pages and feeds add exactly one) and compared
+# without regard to case.
+Tag = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_without_hash)]
 Minutes = Annotated[int, Field(ge=0, le=24 * 60)]
 ReminderMinutes = Annotated[int, Field(ge=1, le=7 * 24 * 60)]
 PersonRole = Literal["creator", "therapist"]
@@ -163,7 +187,9 @@ class EventFields(RequestBody):
     timezone: TimeZoneName | None = None
     starts_at: UtcDatetime | None = None
     ends_at: UtcDatetime | None = None
-    hashtags: Annotated[list[Tag], Field(max_length=50)] | None = None
+    hashtags: Annotated[list[Tag], Field(max_length=50), AfterValidator(_distinct_tags)] | None = (
+        None
+    )
     changeover_minutes: Minutes | None = None
     reminder_minutes: Annotated[list[ReminderMinutes], Field(max_length=10)] | None = None
     safety_resources: Annotated[list[SafetyResourceInput], Field(max_length=20)] | None = None
@@ -264,7 +290,7 @@ class AvailabilityInput(RequestBody):
 class SlotFields(RequestBody):
     title: Text200 | None = None
     description: LongText | None = None
-    tags: Annotated[list[Tag], Field(max_length=20)] | None = None
+    tags: Annotated[list[Tag], Field(max_length=20), AfterValidator(_distinct_tags)] | None = None
     kind: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     starts_at: UtcDatetime | None = None
     ends_at: UtcDatetime | None = None
@@ -307,19 +333,42 @@ def _json_boolean(value: Any) -> Any:
     return value
 
 
-DelayMinutes = Annotated[int, Field(ge=1, le=24 * 60), BeforeValidator(_json_integer)]
+def _not_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError(
+            "a delay of 0 minutes moves nothing: give minutes later (+) or earlier (-)"
+        )
+    return value
+
+
+DelayMinutes = Annotated[
+    int,
+    Field(ge=-24 * 60, le=24 * 60),
+    BeforeValidator(_json_integer),
+    AfterValidator(_not_zero),
+]
 Flag = Annotated[bool, BeforeValidator(_json_boolean)]
+Seq = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_json_integer)]
 
 
 class DelayRequest(RequestBody):
-    """Running late by ``minutes`` (1 to 1440): a delay only ever pushes slots later.
+    """Running late by ``minutes`` (1 to 1440), or early by negative ``minutes`` (-1 to -1440).
 
-    ``cascade`` pushes the later slots of the channel as far as needed; ``dry_run`` only answers
-    what would happen; ``force`` applies the delay although people cannot follow (see
-    ``services/delay.py`` for what that does to their bookings).
+    ``cascade`` carries the move to the later slots of the channel; ``dry_run`` only answers what
+    would happen; ``force`` applies the delay although people cannot follow (see
+    ``services/delay.py`` for what that does to their bookings); ``seq`` is the event seq a
+    preview was made at: when the event has changed since, nothing is applied (409
+    ``stale_preview``, with the new preview).
     """
 
     minutes: DelayMinutes
     cascade: Flag = True
     dry_run: Flag = False
     force: Flag = False
+    seq: Seq | None = None
+
+
+class GoLiveRequest(RequestBody):
+    """``early: true`` confirms going live more than 60 minutes before the slot's start."""
+
+    early: Flag = False

@@ -77,7 +77,7 @@ async def verify_licence(db: Database, person_id: str) -> PersonPrivate:
     async def work(session: AsyncSession) -> PersonPrivate:
         person = await get_person(session, person_id, for_update=True)
         if not person.license_number:
-            raise NotBookable("the person has no licence on file to verify")
+            raise NotBookable(f"{person.name} has no licence on file to verify")
         if person.license_verified_at is None:
             person.license_verified_at = person.updated_at = utcnow()
         return person_private(person)
@@ -91,7 +91,7 @@ async def set_availability(
     """Replace the person's availability windows; no windows means always available."""
 
     async def work(session: AsyncSession) -> list[AvailabilityWindowView]:
-        await get_person(session, person_id, for_update=True)
+        person = await get_person(session, person_id, for_update=True)
         await session.execute(
             delete(AvailabilityWindow).where(AvailabilityWindow.person_id == person_id)  # type: ignore[arg-type]
         )
@@ -102,7 +102,7 @@ async def set_availability(
                 )
             )
         await session.flush()
-        await ensure_bookings_inside_availability(session, person_id)
+        await ensure_bookings_inside_availability(session, person)
         return await _windows(session, person_id)
 
     return await db.write(work)
@@ -129,13 +129,13 @@ async def add_availability(
     replacement: no upcoming booking may fall outside their windows afterwards."""
 
     async def work(session: AsyncSession) -> AvailabilityWindowView:
-        await get_person(session, person_id, for_update=True)
+        person = await get_person(session, person_id, for_update=True)
         row = AvailabilityWindow(
             person_id=person_id, starts_at=window.starts_at, ends_at=window.ends_at
         )
         session.add(row)
         await session.flush()
-        await ensure_bookings_inside_availability(session, person_id)
+        await ensure_bookings_inside_availability(session, person)
         return AvailabilityWindowView(id=row.id, starts_at=row.starts_at, ends_at=row.ends_at)
 
     return await db.write(work)
@@ -145,13 +145,13 @@ async def remove_availability(db: Database, person_id: str, window_id: str) -> N
     """Remove one window; 409 ``outside_availability`` if an upcoming booking needed it."""
 
     async def work(session: AsyncSession) -> None:
-        await get_person(session, person_id, for_update=True)
+        person = await get_person(session, person_id, for_update=True)
         row = await session.get(AvailabilityWindow, window_id)
         if row is None or row.person_id != person_id:
             raise NotFound("availability window", window_id)
         await session.delete(row)
         await session.flush()
-        await ensure_bookings_inside_availability(session, person_id)
+        await ensure_bookings_inside_availability(session, person)
 
     await db.write(work)
 

@@ -32,16 +32,20 @@ from takeamoment.domain.booking_rules import (
 from takeamoment.domain.cascade import PersonCheck, check_person_after_moves
 from takeamoment.domain.errors import Conflict, NotBookable, SchedulingConflict
 from takeamoment.domain.intervals import Interval
+from takeamoment.domain.labels import slot_label
 
 # Changeovers are at most a day (inputs refuse more), so this margin finds every booking in reach.
 REACH = timedelta(days=1)
 
 
-def placed(slot: Slot, event: Event) -> PlacedSlot:
+def placed(slot: Slot, event: Event, *, ends_at: datetime | None = None) -> PlacedSlot:
+    """The slot as the rules see it (``ends_at``: at an end it is about to get)."""
+    end = ends_at or slot.ends_at
     return PlacedSlot(
         slot_id=slot.id,
-        interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+        interval=Interval(starts_at=slot.starts_at, ends_at=end),
         changeover=timedelta(minutes=event.changeover_minutes),
+        label=slot_label(slot.title, slot.starts_at, end, event.timezone),
     )
 
 
@@ -51,14 +55,19 @@ async def _booked_around(
     starts_at: datetime,
     busy_until: datetime,
     changeover_by_event: Mapping[str, timedelta],
+    zone: str = "UTC",
 ) -> list[PlacedSlot]:
-    """The person's active bookings within reach of ``[starts_at, busy_until]``, placed."""
+    """The person's active bookings within reach of ``[starts_at, busy_until]``, placed.
+
+    Their labels give times in ``zone``: the zone of the event the message is about.
+    """
     rows = await person_bookings_between(session, person_id, starts_at - REACH, busy_until + REACH)
     return [
         PlacedSlot(
             slot_id=slot.id,
             interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
             changeover=changeover_by_event.get(slot.event_id, booking.busy_until - slot.ends_at),
+            label=slot_label(slot.title, slot.starts_at, slot.ends_at, zone),
         )
         for booking, slot in rows
     ]
@@ -76,23 +85,35 @@ async def person_conflicts(
     person_id: str,
     candidate: PlacedSlot,
     changeover_by_event: Mapping[str, timedelta] | None = None,
+    *,
+    person_name: str | None = None,
+    zone: str = "UTC",
 ) -> list[Conflict]:
-    """Every person rule the candidate would break for this person, given their other bookings."""
+    """Every person rule the candidate would break for this person, given their other bookings.
+
+    ``person_name`` and ``zone`` (the event's) are for the messages.
+    """
     booked = await _booked_around(
         session,
         person_id,
         candidate.interval.starts_at,
         candidate.busy_until,
         changeover_by_event or {},
+        zone,
     )
     windows = await _windows(session, person_id)
-    return find_person_conflicts(person_id, candidate, booked) + find_availability_conflicts(
-        person_id, candidate, windows
-    )
+    return find_person_conflicts(
+        person_id, candidate, booked, person_name=person_name
+    ) + find_availability_conflicts(person_id, candidate, windows, person_name=person_name)
 
 
 async def person_check_after_moves(
-    session: AsyncSession, person_id: str, moved: list[PlacedSlot]
+    session: AsyncSession,
+    person_id: str,
+    moved: list[PlacedSlot],
+    *,
+    person_name: str | None = None,
+    zone: str = "UTC",
 ) -> PersonCheck:
     """The person rules for the person's bookings in ``moved`` slots, placed at their new times.
 
@@ -104,17 +125,20 @@ async def person_check_after_moves(
         min(slot.interval.starts_at for slot in moved),
         max(slot.busy_until for slot in moved),
         {},
+        zone,
     )
     windows = await _windows(session, person_id)
-    return check_person_after_moves(person_id, moved, staying, windows)
+    return check_person_after_moves(person_id, moved, staying, windows, person_name=person_name)
 
 
-async def ensure_bookings_inside_availability(session: AsyncSession, person_id: str) -> None:
+async def ensure_bookings_inside_availability(session: AsyncSession, person: Person) -> None:
     """Raise SchedulingConflict for each upcoming booking the person's windows no longer hold.
 
     Replacing availability is a change to a rule's input, so like a moved slot it is re-checked:
-    a window may not shrink away from a booking the person already has.
+    a window may not shrink away from a booking the person already has. Messages give times in
+    the person's own zone, when they have one.
     """
+    person_id, zone = person.id, person.timezone or "UTC"
     windows = await _windows(session, person_id)
     conflicts = [
         conflict
@@ -122,9 +146,12 @@ async def ensure_bookings_inside_availability(session: AsyncSession, person_id: 
         for conflict in find_availability_conflicts(
             person_id,
             PlacedSlot(
-                slot_id=slot.id, interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+                slot_id=slot.id,
+                interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+                label=slot_label(slot.title, slot.starts_at, slot.ends_at, zone),
             ),
             windows,
+            person_name=person.name,
         )
     ]
     if conflicts:
@@ -139,7 +166,7 @@ def ensure_may_take_role(
     ``ends_at`` is the slot's end when checking a time the slot is about to move to.
     """
     if role != person.role:
-        raise NotBookable(f"person {person.id} is a {person.role}, not a {role}")
+        raise NotBookable(f"{person.name} is a {person.role}, not a {role}")
     if role != "therapist":
         return
     licence = None
@@ -155,7 +182,8 @@ def ensure_may_take_role(
     slot_last_day = (ends_at or slot.ends_at).astimezone(ZoneInfo(event.timezone)).date()
     problem = licence_problem(licence, slot_last_day)
     if problem:
-        raise NotBookable(problem)
+        where = slot_label(slot.title, slot.starts_at, ends_at or slot.ends_at, event.timezone)
+        raise NotBookable(f"{person.name} cannot answer as a therapist in {where}: {problem}")
 
 
 async def recheck_slot_people(session: AsyncSession, slot: Slot, event: Event) -> None:
@@ -166,7 +194,9 @@ async def recheck_slot_people(session: AsyncSession, slot: Slot, event: Event) -
     conflicts: list[Conflict] = []
     for booking, person in bookings:
         ensure_may_take_role(person, booking.role, slot, event)
-        conflicts += await person_conflicts(session, person.id, candidate)
+        conflicts += await person_conflicts(
+            session, person.id, candidate, person_name=person.name, zone=event.timezone
+        )
     if conflicts:
         raise SchedulingConflict(conflicts)
     for booking, _ in bookings:
@@ -184,7 +214,12 @@ async def recheck_event_bookings(session: AsyncSession, event: Event) -> None:
         candidate = placed(slots[slot_id], event)
         for _, person in rows:
             conflicts += await person_conflicts(
-                session, person.id, candidate, changeover_by_event={event.id: changeover}
+                session,
+                person.id,
+                candidate,
+                changeover_by_event={event.id: changeover},
+                person_name=person.name,
+                zone=event.timezone,
             )
     if conflicts:
         raise SchedulingConflict(conflicts)

@@ -1,4 +1,8 @@
-"""What a host checks before each slot: who confirmed, who was reminded, who is connected."""
+"""What a host checks before each slot: who confirmed or declined, who was reminded, who is on.
+
+Declined bookings are listed too (their people get no notices): a decline the host does not see
+is a gap in the show they only find on air.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,13 @@ from typing import Literal
 from sqlmodel import SQLModel, col, select
 
 from takeamoment.db.engine import Database
+from takeamoment.db.events import Event
 from takeamoment.db.notifications import Notification
 from takeamoment.db.queries import bookings_with_people, event_slots, get_channels, get_event
+from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
+from takeamoment.db.types import utcnow
 from takeamoment.domain.reminders import notices_for
+from takeamoment.domain.slot_states import is_overdue
 from takeamoment.services.reminders import ARMABLE_SLOT_STATUSES
 from takeamoment.services.views import PersonPublic, person_public
 
@@ -41,6 +49,8 @@ class SlotReadiness(SQLModel):
     ends_at: datetime
     status: str
     people: list[PersonReadiness]
+    actual_started_at: datetime | None = None
+    overdue: bool = False
 
 
 async def event_readiness(
@@ -53,7 +63,9 @@ async def event_readiness(
         slots = [
             s for s in await event_slots(session, event.id) if s.status in ARMABLE_SLOT_STATUSES
         ]
-        bookings = await bookings_with_people(session, [s.id for s in slots])
+        bookings = await bookings_with_people(
+            session, [s.id for s in slots], (*ACTIVE_BOOKING_STATUSES, "declined")
+        )
         booking_ids = [b.id for rows in bookings.values() for b, _ in rows]
         query = select(Notification).where(col(Notification.booking_id).in_(booking_ids))
         recorded = {
@@ -61,26 +73,14 @@ async def event_readiness(
         }
     people = sorted({p.id for rows in bookings.values() for _, p in rows})
     online = await connected_lookup(people)
+    now = utcnow()
     result = []
     for slot in slots:
         rows = []
         for booking, person in bookings[slot.id]:
-            notices = []
-            if booking.status == "confirmed":
-                confirmed_at = booking.confirmed_at or booking.updated_at
-                for notice in notices_for(slot.starts_at, event.reminder_minutes, confirmed_at):
-                    stored = recorded.get((booking.id, notice.kind, notice.due_at))
-                    state: Literal["pending", "sent", "missed"] = (
-                        "pending" if stored is None else "missed" if stored.missed else "sent"
-                    )
-                    notices.append(
-                        NoticeState(
-                            kind=notice.kind,
-                            minutes_before=notice.minutes_before,
-                            due_at=notice.due_at,
-                            state=state,
-                        )
-                    )
+            notices = (
+                _notices(booking, slot, event, recorded) if booking.status == "confirmed" else []
+            )
             rows.append(
                 PersonReadiness(
                     person=person_public(person),
@@ -99,6 +99,39 @@ async def event_readiness(
                 ends_at=slot.ends_at,
                 status=slot.status,
                 people=rows,
+                actual_started_at=slot.actual_started_at,
+                overdue=is_overdue(slot.status, slot.starts_at, now),
             )
         )
     return result
+
+
+def _notices(
+    booking: Booking,
+    slot: Slot,
+    event: Event,
+    recorded: dict[tuple[str, str, datetime], Notification],
+) -> list[NoticeState]:
+    """The booking's notices and their state; a standby shows up once it was sent."""
+    confirmed_at = booking.confirmed_at or booking.updated_at
+    notices = []
+    for notice in notices_for(slot.starts_at, event.reminder_minutes, confirmed_at):
+        if notice.kind == "go_live" and (booking.id, "standby", notice.due_at) in recorded:
+            notices.append(
+                NoticeState(kind="standby", minutes_before=None, due_at=notice.due_at, state="sent")
+            )
+        stored = recorded.get((booking.id, notice.kind, notice.due_at))
+        if stored is None and notice.kind == "reminder" and slot.status == "live":
+            continue  # not owed any more: the slot is on air
+        state: Literal["pending", "sent", "missed"] = (
+            "pending" if stored is None else "missed" if stored.missed else "sent"
+        )
+        notices.append(
+            NoticeState(
+                kind=notice.kind,
+                minutes_before=notice.minutes_before,
+                due_at=notice.due_at,
+                state=state,
+            )
+        )
+    return notices

@@ -2,12 +2,19 @@
 
 Delivery is idempotent: a notice is a row unique per (booking, kind, due time), so a job that
 fires twice (a retry, a restart, a second process) still tells the person once.
+
+"You're on" follows the channel (``domain.prompts``): the job at a slot's start sends ``go_live``
+when the channel is free and ``standby`` (with the expected start) while it is busy. After a
+standby, ``go_live`` is written by the change that frees the channel or takes the slot live; the
+job is armed again only if the channel turns out free without one (a safety net). Reminders are
+owed only until the slot goes live.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
@@ -18,9 +25,11 @@ from takeamoment.db.notifications import Notification
 from takeamoment.db.queries import get_event_by_id
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
+from takeamoment.domain.prompts import ChannelSlot, prompt_at
 from takeamoment.domain.reminders import DueNotice, notices_for, verdict
 from takeamoment.services.changes import record_change
 from takeamoment.services.notifications import notify
+from takeamoment.services.prompts import channel_slot, channels_at, notify_prompt
 from takeamoment.services.schedule import slot_public
 
 ARMABLE_SLOT_STATUSES = ("scheduled", "live")
@@ -30,6 +39,12 @@ ARMABLE_SLOT_STATUSES = ("scheduled", "live")
 class OwedNotice:
     booking_id: str
     notice: DueNotice
+    # Owed now whatever its due time says: "you're on" for a slot already on air.
+    now: bool = False
+
+    def run_at(self, now: datetime) -> datetime:
+        """When the job should fire: at the due time, or at once when late or owed now."""
+        return now if self.now else max(self.notice.due_at, now)
 
     @property
     def job_id(self) -> str:
@@ -38,7 +53,12 @@ class OwedNotice:
 
 
 async def owed_notices(db: Database, not_before: datetime) -> list[OwedNotice]:
-    """Every notice of a confirmed booking due from ``not_before`` on, not yet recorded."""
+    """Every notice of a confirmed booking due from ``not_before`` on, not yet recorded.
+
+    A ``go_live`` whose people were put on standby is owed only once the channel is free for
+    them (the change that frees it normally tells them at once).
+    """
+    now = utcnow()
     async with db.read() as session:
         query = (
             select(Booking, Slot, Event)
@@ -55,13 +75,31 @@ async def owed_notices(db: Database, not_before: datetime) -> list[OwedNotice]:
             col(Notification.booking_id).in_([booking.id for booking, _, _ in rows])
         )
         done = {tuple(r) for r in (await session.execute(done_query)).all()} if rows else set()
+        started = sorted({slot.channel_id for _, slot, _ in rows if slot.starts_at <= now})
+        channels = await channels_at(session, started, now)
     owed = []
     for booking, slot, event in rows:
-        confirmed_at = booking.confirmed_at or booking.updated_at
-        for notice in notices_for(slot.starts_at, event.reminder_minutes, confirmed_at):
-            if notice.due_at >= not_before and (booking.id, notice.kind, notice.due_at) not in done:
-                owed.append(OwedNotice(booking_id=booking.id, notice=notice))
+        for notice in _owed(booking, slot, event):
+            if notice.due_at < not_before or (booking.id, notice.kind, notice.due_at) in done:
+                continue
+            standby = (booking.id, "standby", notice.due_at) in done
+            if notice.kind == "go_live" and standby and not _free(slot, channels, now):
+                continue  # waiting for the channel: not the clock's to send
+            at_once = notice.kind == "go_live" and slot.status == "live"
+            owed.append(OwedNotice(booking_id=booking.id, notice=notice, now=at_once))
     return owed
+
+
+def _owed(booking: Booking, slot: Slot, event: Event) -> list[DueNotice]:
+    """The booking's notices; once the slot is live only "you're on" is still worth saying."""
+    confirmed_at = booking.confirmed_at or booking.updated_at
+    notices = notices_for(slot.starts_at, event.reminder_minutes, confirmed_at)
+    return [n for n in notices if slot.status != "live" or n.kind == "go_live"]
+
+
+def _free(slot: Slot, channels: dict[str, list[ChannelSlot]], now: datetime) -> bool:
+    prompt = prompt_at(channel_slot(slot), channels.get(slot.channel_id, []), now)
+    return prompt is not None and prompt.kind == "go_live"
 
 
 async def live_slot_ends(db: Database) -> dict[str, datetime]:
@@ -80,7 +118,8 @@ async def deliver_notice(
 ) -> str:
     """Send the notice if still owed, late within ``grace``; past it, record it as missed.
 
-    Answers what happened: "sent", "missed", or "not owed" (cancelled, moved, not yet due).
+    A ``go_live`` at the start of a slot whose channel is busy becomes ``standby``. Answers what
+    happened: "sent", "standby", "missed", or "not owed" (cancelled, moved, not yet due, sent).
     """
 
     async def work(session: AsyncSession) -> str:
@@ -89,41 +128,84 @@ async def deliver_notice(
         if booking is None or slot is None or booking.status != "confirmed":
             return "not owed"
         event = await get_event_by_id(session, slot.event_id, for_update=True)
-        confirmed_at = booking.confirmed_at or booking.updated_at
+        await session.refresh(slot)
         owed = [
             n
-            for n in notices_for(slot.starts_at, event.reminder_minutes, confirmed_at)
+            for n in _owed(booking, slot, event)
             if n.kind == kind and n.minutes_before == minutes_before
         ]
         if slot.status not in ARMABLE_SLOT_STATUSES or not owed:
             return "not owed"
-        notice = owed[0]
-        outcome = verdict(notice.due_at, utcnow(), grace)
-        if outcome == "wait":
+        notice, now = owed[0], utcnow()
+        if now < notice.due_at and not (kind == "go_live" and slot.status == "live"):
             return "not owed"
         view = (await slot_public(session, event, slot)).model_dump(mode="json")
-        extra = {"minutes_before": minutes_before} if minutes_before else {}
-        missed = outcome == "missed"
-        if missed and not await _recorded(session, booking_id, kind, notice.due_at):
-            await record_change(
-                session,
-                event,
-                "notice.missed",
-                {"slot": view, "booking_id": booking_id, "kind": kind, **extra},
-            )
-        stored = await notify(
-            session,
-            person_id=booking.person_id,
-            booking_id=booking_id,
-            slot=view,
-            kind=kind,
-            due_at=notice.due_at,
-            extra=extra,
-            missed=missed,
-        )
-        return "not owed" if stored is None else outcome
+        if kind == "go_live":
+            return await _prompt(session, slot, booking, view, now, grace)
+        return await _send(session, event, booking, view, notice, now, grace)
 
     return await db.write(work)
+
+
+async def _prompt(
+    session: AsyncSession,
+    slot: Slot,
+    booking: Booking,
+    view: dict[str, Any],
+    now: datetime,
+    grace: timedelta,
+) -> str:
+    """At (or after) the start: ``go_live`` if the channel is free for the slot, else standby."""
+    channel = (await channels_at(session, [slot.channel_id], now))[slot.channel_id]
+    prompt = prompt_at(channel_slot(slot), channel, now)
+    if prompt is None:
+        return "not owed"
+    if prompt.kind == "standby":
+        told = await notify_prompt(session, slot, booking, view, prompt)
+        return "standby" if told else "not owed"
+    # Taken live by the host, or freed after a standby: now is the moment, whatever the clock.
+    waited = slot.status == "live" or await _recorded(
+        session, booking.id, "standby", slot.starts_at
+    )
+    if not waited and verdict(slot.starts_at, now, grace) == "missed":
+        notice = DueNotice(kind="go_live", due_at=slot.starts_at)
+        event = await get_event_by_id(session, slot.event_id)
+        return await _send(session, event, booking, view, notice, now, grace)
+    told = await notify_prompt(session, slot, booking, view, prompt)
+    return "sent" if told else "not owed"
+
+
+async def _send(
+    session: AsyncSession,
+    event: Event,
+    booking: Booking,
+    view: dict[str, Any],
+    notice: DueNotice,
+    now: datetime,
+    grace: timedelta,
+) -> str:
+    """Send a clock-driven notice late within ``grace``, or record it missed (and tell the host)."""
+    outcome = verdict(notice.due_at, now, grace)
+    extra = {"minutes_before": notice.minutes_before} if notice.minutes_before else {}
+    missed = outcome == "missed"
+    if missed and not await _recorded(session, booking.id, notice.kind, notice.due_at):
+        await record_change(
+            session,
+            event,
+            "notice.missed",
+            {"slot": view, "booking_id": booking.id, "kind": notice.kind, **extra},
+        )
+    stored = await notify(
+        session,
+        person_id=booking.person_id,
+        booking_id=booking.id,
+        slot=view,
+        kind=notice.kind,
+        due_at=notice.due_at,
+        extra=extra,
+        missed=missed,
+    )
+    return "not owed" if stored is None else outcome
 
 
 async def _recorded(session: AsyncSession, booking_id: str, kind: str, due_at: datetime) -> bool:

@@ -10,7 +10,10 @@ from takeamoment.db.engine import Database
 from takeamoment.db.events import Event
 from takeamoment.db.queries import bookings_with_people, event_slots, get_channels, get_event
 from takeamoment.db.slots import Slot
+from takeamoment.db.types import utcnow
 from takeamoment.domain.errors import NotFound
+from takeamoment.domain.intervals import Interval
+from takeamoment.domain.labels import slot_label
 from takeamoment.services.auth import Principal
 from takeamoment.services.views import (
     EventPublic,
@@ -35,6 +38,12 @@ async def event_public(session: AsyncSession, event: Event, public_url: str) -> 
     return event_view(event, await get_channels(session, event.id), public_url)
 
 
+def slot_name(slot: Slot, event: Event, at: Interval | None = None) -> str:
+    """The slot as messages name it: its title and its times (or ``at``) in the event's zone."""
+    times = at or Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+    return slot_label(slot.title, times.starts_at, times.ends_at, event.timezone)
+
+
 async def slot_public(session: AsyncSession, event: Event, slot: Slot) -> SlotPublic:
     """The public view of one slot, as the change log records it."""
     channels = {channel.id: channel for channel in await get_channels(session, event.id)}
@@ -52,13 +61,15 @@ async def get_schedule(
         by_id = {channel.id: channel for channel in channels}
         slots = await event_slots(session, event.id)
         bookings = await bookings_with_people(session, [slot.id for slot in slots])
+        now = utcnow()
         views: list[SlotForHost] | list[SlotPublic]
         if principal and principal.is_host:
             views = [
-                slot_view_for_host(s, event, by_id[s.channel_id], bookings[s.id]) for s in slots
+                slot_view_for_host(s, event, by_id[s.channel_id], bookings[s.id], now)
+                for s in slots
             ]
         else:
-            views = [slot_view(s, event, by_id[s.channel_id], bookings[s.id]) for s in slots]
+            views = [slot_view(s, event, by_id[s.channel_id], bookings[s.id], now) for s in slots]
         return SchedulePublic(event=event_view(event, channels, public_url), slots=views)
 
 
@@ -87,7 +98,8 @@ async def snapshot_message(db: Database, slug: str, *, drafts: bool = False) -> 
         channels = {channel.id: channel for channel in await get_channels(session, event.id)}
         slots = await event_slots(session, event.id)
         bookings = await bookings_with_people(session, [slot.id for slot in slots])
-        views = [slot_view(s, event, channels[s.channel_id], bookings[s.id]) for s in slots]
+        now = utcnow()
+        views = [slot_view(s, event, channels[s.channel_id], bookings[s.id], now) for s in slots]
     return {
         "type": "snapshot",
         "seq": seq,

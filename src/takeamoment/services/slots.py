@@ -30,13 +30,15 @@ from takeamoment.domain.errors import (
     SchedulingConflict,
 )
 from takeamoment.domain.intervals import Interval
+from takeamoment.domain.slot_states import check_edit
 from takeamoment.services.auth import Principal
 from takeamoment.services.changes import record_change
 from takeamoment.services.inputs import SlotCreate, SlotUpdate
 from takeamoment.services.notifications import notify
 from takeamoment.services.people_rules import recheck_slot_people
+from takeamoment.services.prompts import prompt_after_change
 from takeamoment.services.removal import remove_slots
-from takeamoment.services.schedule import slot_public
+from takeamoment.services.schedule import slot_name, slot_public
 from takeamoment.services.views import (
     SlotBooking,
     SlotMoved,
@@ -51,7 +53,7 @@ from takeamoment.services.views import (
 MOVABLE_STATUSES = ("scheduled", "live")
 
 
-async def _ensure_fits(session: AsyncSession, event: Event, slot: Slot) -> None:
+async def ensure_fits(session: AsyncSession, event: Event, slot: Slot) -> None:
     """Raise unless the slot lies in the event and leaves its channel free of overlaps."""
     interval = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
     problem = check_inside_event(
@@ -61,9 +63,13 @@ async def _ensure_fits(session: AsyncSession, event: Event, slot: Slot) -> None:
         raise InvalidSchedule(problem)
     neighbours = await channel_slots_between(session, slot.channel_id, slot.starts_at, slot.ends_at)
     conflicts = find_channel_conflicts(
-        PlacedSlot(slot_id=slot.id, interval=interval),
+        PlacedSlot(slot_id=slot.id, interval=interval, label=slot_name(slot, event)),
         [
-            PlacedSlot(slot_id=n.id, interval=Interval(starts_at=n.starts_at, ends_at=n.ends_at))
+            PlacedSlot(
+                slot_id=n.id,
+                interval=Interval(starts_at=n.starts_at, ends_at=n.ends_at),
+                label=slot_name(n, event),
+            )
             for n in neighbours
         ],
     )
@@ -86,7 +92,7 @@ async def create_slot(db: Database, slug: str, data: SlotCreate) -> SlotPublic:
             ends_at=data.ends_at,
             stream_url=data.stream_url,
         )
-        await _ensure_fits(session, event, slot)
+        await ensure_fits(session, event, slot)
         session.add(slot)
         await session.flush()
         view = await slot_public(session, event, slot)
@@ -111,18 +117,23 @@ async def update_slot(db: Database, slot_id: str, data: SlotUpdate) -> SlotPubli
             return await slot_public(session, event, slot)
         moved = "starts_at" in changed or "ends_at" in changed
         previous = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+        check_edit(
+            slot.status,
+            moves_start="starts_at" in changed,
+            moves_end="ends_at" in changed,
+            slot_id=slot.id,
+            label=slot_name(slot, event),
+        )
         for name, value in changed.items():
             setattr(slot, name, value)
         if moved:
-            if slot.status not in MOVABLE_STATUSES:
-                raise InvalidTransition(f"a {slot.status} slot cannot be moved", slot_id=slot.id)
             # Pydantic checked the pair only when both came in the body.
             if slot.ends_at <= slot.starts_at:
                 raise InvalidSchedule("ends_at must be after starts_at")
             # The rules are checked before the new times reach the database: an autoflush would
             # let PostgreSQL's exclusion constraint answer first, without the ids of the conflict.
             with session.no_autoflush:
-                await _ensure_fits(session, event, slot)
+                await ensure_fits(session, event, slot)
                 await recheck_slot_people(session, slot, event)
             slot.sequence += 1
         slot.updated_at = utcnow()
@@ -133,6 +144,13 @@ async def update_slot(db: Database, slot_id: str, data: SlotUpdate) -> SlotPubli
         await record_change(session, event, change_type, {"slot": view_json})
         if moved:  # the people were locked by the recheck
             rows = (await bookings_with_people(session, [slot.id]))[slot.id]
+            await prompt_after_change(
+                session,
+                event,
+                [slot.channel_id],
+                slot.updated_at,
+                also_lock=[p.id for _, p in rows],
+            )
             await notify_schedule_changed(session, view_json, rows, previous, slot.updated_at)
         return view
 

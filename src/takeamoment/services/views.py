@@ -17,6 +17,8 @@ from sqlmodel import SQLModel
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.people import Person
 from takeamoment.db.slots import Booking, Slot
+from takeamoment.db.types import utcnow
+from takeamoment.domain.slot_states import is_overdue
 
 
 class ChannelPublic(SQLModel):
@@ -124,6 +126,11 @@ class SlotPublic(SQLModel):
     updated_at: datetime
     # The slot's own stream link; viewers fall back to its channel's.
     stream_url: str | None = None
+    # What happened on air; None until the slot went live (and off air).
+    actual_started_at: datetime | None = None
+    actual_ended_at: datetime | None = None
+    # Scheduled, and its start has passed without it going live ("starting soon").
+    overdue: bool = False
 
 
 class SlotBookingForHost(SQLModel):
@@ -166,12 +173,17 @@ class ReleasedBooking(SQLModel):
 
 
 class DelayResult(SQLModel):
-    """The answer to a delay: what moves, what would break, and whether it was applied."""
+    """The answer to a delay: what moves, what would break, and whether it was applied.
+
+    ``seq`` is the event's seq the answer was made at: send it back with the delay a preview
+    showed, so that a schedule changed in between is not overwritten blindly.
+    """
 
     applied: bool
     moved: list[SlotMoved]
     conflicts: list[dict[str, str]]
     released: list[ReleasedBooking]
+    seq: int = 0
 
 
 class AvailabilityWindowView(SQLModel):
@@ -253,9 +265,13 @@ def booking_view(booking: Booking) -> BookingPublic:
 
 
 def slot_view(
-    slot: Slot, event: Event, channel: Channel, bookings: list[tuple[Booking, Person]]
+    slot: Slot,
+    event: Event,
+    channel: Channel,
+    bookings: list[tuple[Booking, Person]],
+    now: datetime | None = None,
 ) -> SlotPublic:
-    """The public slot: confirmed people only."""
+    """The public slot: confirmed people only; ``overdue`` as of ``now``."""
     return SlotPublic(
         id=slot.id,
         event=event.slug,
@@ -272,14 +288,21 @@ def slot_view(
         people=[person_public(p) for b, p in bookings if b.status == "confirmed"],
         updated_at=slot.updated_at,
         stream_url=slot.stream_url,
+        actual_started_at=slot.actual_started_at,
+        actual_ended_at=slot.actual_ended_at,
+        overdue=is_overdue(slot.status, slot.starts_at, now or utcnow()),
     )
 
 
 def slot_view_for_host(
-    slot: Slot, event: Event, channel: Channel, bookings: list[tuple[Booking, Person]]
+    slot: Slot,
+    event: Event,
+    channel: Channel,
+    bookings: list[tuple[Booking, Person]],
+    now: datetime | None = None,
 ) -> SlotForHost:
     return SlotForHost(
-        **slot_view(slot, event, channel, bookings).model_dump(),
+        **slot_view(slot, event, channel, bookings, now).model_dump(),
         bookings=[
             SlotBookingForHost(id=b.id, person=person_public(p), role=b.role, status=b.status)
             for b, p in bookings

@@ -26,7 +26,12 @@ STATIC = Path(__file__).parent / "static"
 
 def _add_template_helpers(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters.update(
-        iso=views.iso, utc_label=views.utc_label, utc_clock=views.utc_clock
+        iso=views.iso,
+        utc_label=views.utc_label,
+        utc_clock=views.utc_clock,
+        hashtag=views.hashtag,
+        shown_times=views.shown_times,
+        status_label=views.status_label,
     )
     engine.engine.globals["status_labels"] = views.STATUS_LABELS
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from takeamoment.domain.intervals import Interval
+from takeamoment.domain.slot_states import times_on_air
 from takeamoment.services.inputs import is_http_url
 from takeamoment.services.views import EventPublic, SafetyResource, SlotPublic
 
@@ -22,6 +24,8 @@ STATUS_LABELS = {
     "ended": "Ended",
     "cancelled": "Cancelled",
 }
+# A scheduled slot whose start has passed without it going live.
+OVERDUE_LABEL = "Starting soon"
 # Shown when an event lists no helplines of its own: a mental-health event never shows none.
 FALLBACK_HELPLINE = SafetyResource(
     name="Find A Helpline",
@@ -68,6 +72,21 @@ def now_and_next(
         key=lambda s: s.starts_at,
     )
     return live, upcoming[0] if upcoming else None
+
+
+def shown_times(slot: SlotPublic) -> Interval:
+    """The times a page shows: what happened for a live or ended slot, else the schedule."""
+    return times_on_air(slot.starts_at, slot.ends_at, slot.actual_started_at, slot.actual_ended_at)
+
+
+def status_label(slot: SlotPublic) -> str:
+    """The slot's state in words: "Starting soon" when overdue, never only a colour."""
+    return OVERDUE_LABEL if slot.overdue else STATUS_LABELS.get(slot.status, slot.status)
+
+
+def hashtag(tag: str) -> str:
+    """A tag or hashtag as shown: with exactly one ``#`` (stored without)."""
+    return "#" + tag.lstrip("#")
 
 
 def webcal(url: str) -> str:

@@ -9,9 +9,9 @@ function name(slot) {
 
 const DESCRIPTIONS = {
   "slot.created": (m) => `Added ${name(m.slot)} on ${m.slot.channel_name} at ${formatClock(m.slot.starts_at)}`,
-  "slot.updated": (m) => `Changed ${name(m.slot)}`,
+  "slot.updated": (m) => (m.restored ? `Restored: ${name(m.slot)}` : `Changed ${name(m.slot)}`),
   "slot.rescheduled": (m) => `Moved ${name(m.slot)}: now ${formatClock(m.slot.starts_at)}–${formatClock(m.slot.ends_at)}`,
-  "slot.live": (m) => `Live: ${name(m.slot)} on ${m.slot.channel_name}`,
+  "slot.live": (m) => `${m.reopened ? "Reopened" : "Live"}: ${name(m.slot)} on ${m.slot.channel_name}`,
   "slot.ended": (m) => `Ended: ${name(m.slot)}`,
   "slot.cancelled": (m) => `Cancelled: ${name(m.slot)}`,
   "slot.overrun": (m) => `Running over: ${name(m.slot)} was due to end at ${formatClock(m.slot.ends_at)}`,
@@ -20,6 +20,10 @@ const DESCRIPTIONS = {
   "slot.deleted": (m) => `Deleted ${name(m.deleted)}`,
   "channel.updated": (m) => `Channel ${m.channel.name} changed`,
   "channel.deleted": (m) => `Channel ${m.channel.name} deleted`,
+  // The public log names only people who had confirmed; readiness shows who declined.
+  "booking.declined": (m) => (m.booking.person
+    ? `${m.booking.person.name} declined ${name(m.slot)}`
+    : `An invited ${m.booking.role} declined ${name(m.slot)} (see who on the slot)`),
   "event.updated": () => "The event’s details changed",
   "notice.missed": (m) => `A ${m.kind === "reminder" ? `${m.minutes_before}-minute reminder` : "“you’re on” notice"} for ${name(m.slot)} was missed (the server was down when it was due)`,
 };

@@ -13,6 +13,7 @@ const slug = document.body.dataset.event;
 const board = document.querySelector(".board");
 const changeLog = document.getElementById("change-log");
 const noticeBox = document.getElementById("notice");
+const followUp = document.getElementById("follow-up");
 const errorBox = document.getElementById("error");
 const store = new SlotStore();
 const pending = new Set(); // slots with a request in flight: no double clicks
@@ -78,12 +79,6 @@ function readinessSoon() {
   readinessTimer = setTimeout(refreshReadiness, 250);
 }
 
-const VERBS = {
-  live: { path: "live", done: (t) => `${t} is live.` },
-  end: { path: "end", done: (t) => `${t} has ended.` },
-  cancel: { path: "cancel", done: (t) => `${t} is cancelled; its people were told.` },
-};
-
 async function run(slotId, work) {
   if (pending.has(slotId)) return;
   pending.add(slotId);
@@ -96,23 +91,154 @@ async function run(slotId, work) {
   }
 }
 
+function post(slotId, verb, body) {
+  return api(`/api/slots/${encodeURIComponent(slotId)}/${verb}`, { method: "POST", body });
+}
+
+/** The kind of a 409 refusal (too_early, stale_preview, ...), or null. */
+function refusal(error) {
+  if (!(error instanceof ApiError) || error.status !== 409 || !Array.isArray(error.extra)) return null;
+  return error.extra[0] ? error.extra[0].kind : null;
+}
+
+/** The next slot to go on air after `slot` on its channel: the first scheduled one after it. */
+function nextOnChannel(slot) {
+  const starts = Date.parse(slot.starts_at);
+  return store.ofChannel(slot.channel).find(
+    (other) => other.id !== slot.id && other.status === "scheduled" && Date.parse(other.starts_at) >= starts,
+  ) || null;
+}
+
+function para(text) {
+  return h("p", {}, text);
+}
+
+// What each state change asks before anything happens, and says once done.
+const QUESTIONS = {
+  live: (t) => ({
+    heading: `Go live with ${t}?`,
+    content: [para("It goes on air now, and its people are told they are on.")],
+    confirmLabel: "Go live",
+    cancelLabel: "Not yet",
+  }),
+  end: (t) => ({
+    heading: `End ${t}?`,
+    content: [para("It goes off air now. If that is a mistake, you can reopen it within 15 minutes.")],
+    confirmLabel: "End it",
+    cancelLabel: "Keep it on air",
+  }),
+  cancel: (t) => ({
+    heading: `Cancel ${t}?`,
+    content: [para("It stays in the schedule as cancelled, and everyone booked on it is released and told. You can restore it later if its time is still free.")],
+    confirmLabel: "Cancel the slot",
+    cancelLabel: "Keep it",
+  }),
+  reopen: (t) => ({
+    heading: `Put ${t} back on air?`,
+    content: [para("It goes live again, with the time it had left if the channel still has it.")],
+    confirmLabel: "Reopen",
+    cancelLabel: "Leave it ended",
+  }),
+  restore: (t) => ({
+    heading: `Restore ${t}?`,
+    content: [para("It comes back as scheduled with the people it had; every booking rule is checked again.")],
+    confirmLabel: "Restore",
+    cancelLabel: "Leave it cancelled",
+  }),
+};
+const DONE = {
+  live: (t) => `${t} is live.`,
+  end: (t) => `${t} has ended.`,
+  cancel: (t) => `${t} is cancelled; its people were told.`,
+  reopen: (t) => `${t} is live again.`,
+  restore: (t) => `${t} is scheduled again; its people were told.`,
+};
+
+/** Go live, asking again before going live more than an hour early (409 too_early). */
+async function goLive(slotId, early = false) {
+  try {
+    return await post(slotId, "live", early ? { early: true } : undefined);
+  } catch (error) {
+    if (early || refusal(error) !== "too_early") throw error;
+    const { confirmed } = await ask({
+      heading: `Go live early with ${titleOf(slotId)}?`,
+      content: [para(explain(error))],
+      confirmLabel: "Go live now anyway",
+      cancelLabel: "Wait for its time",
+    });
+    if (!confirmed) return null;
+    return post(slotId, "live", { early: true });
+  }
+}
+
 function changeStatus(slotId, action) {
   return run(slotId, async () => {
-    const slot = await api(`/api/slots/${encodeURIComponent(slotId)}/${VERBS[action].path}`, { method: "POST" });
+    const before = store.get(slotId);
+    const { confirmed } = await ask(QUESTIONS[action](titleOf(slotId)));
+    if (!confirmed) {
+      tell("Nothing changed.");
+      return;
+    }
+    const slot = action === "live" ? await goLive(slotId) : await post(slotId, action);
+    if (!slot) {
+      tell("Nothing changed.");
+      return;
+    }
     putAnswer(slot);
-    tell(VERBS[action].done(`“${slot.title}”`));
+    tell(DONE[action](`“${slot.title}”`));
+    if (action === "end") offerPullForward(before, slot, nextOnChannel(slot));
   });
 }
 
-async function confirmCancel(slotId) {
-  const { confirmed } = await ask({
-    heading: `Cancel ${titleOf(slotId)}?`,
-    content: [h("p", {}, "It stays in the schedule as cancelled, and everyone booked on it is released and told. This cannot be undone.")],
-    confirmLabel: "Cancel the slot",
-    cancelLabel: "Keep it",
+function endAndStartNext(slotId) {
+  return run(slotId, async () => {
+    const current = store.get(slotId);
+    const next = current && nextOnChannel(current);
+    if (!next) {
+      fail(new Error(`There is no scheduled slot after ${titleOf(slotId)} on this channel.`));
+      return;
+    }
+    const { confirmed } = await ask({
+      heading: `End ${titleOf(slotId)} and start “${next.title}”?`,
+      content: [para(`${titleOf(slotId)} goes off air and “${next.title}” goes live at once; its people are told they are on.`)],
+      confirmLabel: "End and start next",
+      cancelLabel: "Keep the schedule as it is",
+    });
+    if (!confirmed) {
+      tell("Nothing changed.");
+      return;
+    }
+    const ended = await post(slotId, "end");
+    putAnswer(ended);
+    let started;
+    try {
+      started = await post(next.id, "live", { early: true }); // the host just confirmed: now
+    } catch (error) {
+      fail(new Error(`“${ended.title}” has ended, but “${next.title}” could not go live: ${explain(error)}`));
+      return;
+    }
+    putAnswer(started);
+    tell(`“${ended.title}” has ended; “${started.title}” is live.`);
+    offerPullForward(current, ended, started);
   });
-  if (confirmed) await changeStatus(slotId, "cancel");
-  else tell("Nothing changed.");
+}
+
+/** After an early end, offer to win the time back: pull the rest of the channel forward. */
+function offerPullForward(before, ended, next) {
+  followUp.replaceChildren();
+  followUp.hidden = true;
+  // Only when the end gave time back to the channel (it ended after its scheduled start).
+  if (!before || !next || Date.parse(ended.ends_at) >= Date.parse(before.ends_at)) return;
+  const early = Math.min(1440, Math.floor((Date.parse(before.ends_at) - Date.parse(ended.ends_at)) / 60_000));
+  if (early < 1) return;
+  const button = h("button", { type: "button", "data-pull-forward": next.id },
+    `Pull the rest forward by ${early} min`);
+  button.addEventListener("click", () => {
+    followUp.hidden = true;
+    delay(next.id, -early);
+  });
+  followUp.append(para(`“${ended.title}” ended ${early} min early.`), button);
+  followUp.hidden = false;
 }
 
 function moveLine(move) {
@@ -123,43 +249,70 @@ function moveLine(move) {
     timeElement(move.starts_at), "–", timeElement(move.ends_at));
 }
 
-function previewContent(preview) {
-  const content = [
-    h("p", {}, `${preview.moved.length === 1 ? "One slot moves" : `${preview.moved.length} slots move`}:`),
+function previewContent(preview, stale) {
+  const content = [];
+  if (stale) {
+    content.push(h("p", { class: "warn-text", "data-preview": "stale" },
+      "The schedule changed since the preview: this is what the delay does now."));
+  }
+  content.push(
+    para(`${preview.moved.length === 1 ? "One slot moves" : `${preview.moved.length} slots move`}:`),
     h("ul", { class: "moves", "data-preview": "moves" }, preview.moved.map(moveLine)),
-  ];
+  );
   if (preview.conflicts.length) {
     content.push(
       h("p", { class: "warn-text" }, "Some booked people could not follow:"),
       h("ul", { class: "conflicts", "data-preview": "conflicts" },
         preview.conflicts.map((conflict) => h("li", {}, conflict.message || conflict.kind))));
   } else {
-    content.push(h("p", {}, "Everyone booked can follow the new times."));
+    content.push(para("Everyone booked can follow the new times."));
   }
   content.push(h("p", { class: "quiet" }, "Nothing has changed yet."));
   return content;
 }
 
+function delayHeading(slotId, minutes) {
+  return minutes > 0
+    ? `Running late: ${titleOf(slotId)} by ${minutes} min`
+    : `Pull forward: ${titleOf(slotId)} and the rest by up to ${-minutes} min`;
+}
+
+/** Preview, confirm, apply with the preview's seq; a stale preview is shown again. */
 function delay(slotId, minutes) {
   return run(slotId, async () => {
     const path = `/api/slots/${encodeURIComponent(slotId)}/delay`;
-    const preview = await api(path, { method: "POST", body: { minutes, cascade: true, dry_run: true } });
-    const answer = await ask({
-      heading: `Running late: ${titleOf(slotId)} by ${minutes} min`,
-      content: previewContent(preview),
-      confirmLabel: "Apply the delay",
-      cancelLabel: "Keep the schedule as it is",
-      needsForce: preview.conflicts.length > 0,
-    });
-    if (!answer.confirmed) {
-      tell("Nothing changed: the delay was not applied.");
-      return;
+    let preview = await api(path, { method: "POST", body: { minutes, cascade: true, dry_run: true } });
+    let stale = false;
+    for (;;) {
+      if (!preview.moved.length) {
+        tell(`Nothing can move: ${titleOf(slotId)} cannot start earlier than now or the slot before it.`);
+        return;
+      }
+      const answer = await ask({
+        heading: delayHeading(slotId, minutes),
+        content: previewContent(preview, stale),
+        confirmLabel: minutes > 0 ? "Apply the delay" : "Pull forward",
+        cancelLabel: "Keep the schedule as it is",
+        needsForce: preview.conflicts.length > 0,
+      });
+      if (!answer.confirmed) {
+        tell("Nothing changed: the delay was not applied.");
+        return;
+      }
+      const body = { minutes, cascade: true, dry_run: false, force: answer.force, seq: preview.seq };
+      try {
+        const result = await api(path, { method: "POST", body });
+        const released = result.released.length
+          ? ` ${result.released.length} booking(s) were released.` : "";
+        const how = minutes > 0 ? `${minutes} min later` : "pulled forward";
+        tell(`${titleOf(slotId)} is ${how}; ${result.moved.length} slot(s) moved.${released}`);
+        return;
+      } catch (error) {
+        if (refusal(error) !== "stale_preview") throw error;
+        preview = error.extra[0].preview;
+        stale = true;
+      }
     }
-    const body = { minutes, cascade: true, dry_run: false, force: answer.force };
-    const result = await api(path, { method: "POST", body });
-    const released = result.released.length
-      ? ` ${result.released.length} booking(s) were released.` : "";
-    tell(`${titleOf(slotId)} is ${minutes} min later; ${result.moved.length} slot(s) moved.${released}`);
   });
 }
 
@@ -173,7 +326,7 @@ board.addEventListener("click", (event) => {
   const slotId = slotIdOf(button);
   const { action } = button.dataset;
   if (action === "delay") delay(slotId, Number(button.dataset.minutes));
-  else if (action === "cancel") confirmCancel(slotId);
+  else if (action === "end-next") endAndStartNext(slotId);
   else changeStatus(slotId, action);
 });
 
@@ -182,8 +335,8 @@ board.addEventListener("submit", (event) => {
   if (!form) return;
   event.preventDefault();
   const minutes = form.elements.minutes.valueAsNumber;
-  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
-    fail(new Error("Enter a whole number of minutes, from 1 to 1440."));
+  if (!Number.isInteger(minutes) || minutes === 0 || Math.abs(minutes) > 1440) {
+    fail(new Error("Enter a whole number of minutes from 1 to 1440, or from -1 to -1440 to pull forward."));
     return;
   }
   delay(slotIdOf(form), minutes);
@@ -238,4 +391,6 @@ const stream = new EventStream(slug, {
 
 stream.start();
 loadSchedule(stream).then(refreshReadiness);
-setInterval(refreshReadiness, READINESS_EVERY_MS);
+setInterval(() => {
+  refreshReadiness(); // redraws every slot too: "Starting soon" follows the clock
+}, READINESS_EVERY_MS);

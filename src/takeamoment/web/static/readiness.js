@@ -7,11 +7,13 @@ import { h } from "./slots.js";
 const BOOKING_STATES = {
   confirmed: "Confirmed",
   invited: "Invited, not confirmed yet",
+  declined: "Declined",
 };
 
 function noticeName(notice) {
   if (notice.kind === "reminder") return `${notice.minutes_before} min`;
   if (notice.kind === "go_live") return "“you’re on”";
+  if (notice.kind === "standby") return "standby (channel busy)";
   return notice.kind;
 }
 
@@ -20,6 +22,7 @@ function named(notices, state) {
 }
 
 function remindedText(row) {
+  if (row.booking_status === "declined") return "Declined: find someone else or go on without them";
   if (row.booking_status !== "confirmed") return "Not reminded until they confirm";
   if (!row.notices.length) return "No reminders due";
   const sent = named(row.notices, "sent");
@@ -37,7 +40,7 @@ function personRow(row) {
   const confirmed = row.booking_status === "confirmed";
   const reminded = row.notices.some((notice) => notice.state === "sent");
   const missed = row.notices.some((notice) => notice.state === "missed");
-  return h("li", { class: "person-readiness", "data-person": row.person.id },
+  return h("li", { class: "person-readiness", "data-person": row.person.id, "data-booking": row.booking_status },
     h("span", { class: "person-name" }, ...personName(row.person), ` · ${row.person.role}`),
     h("span", { class: "checks" },
       h("span", { class: `pill ${confirmed ? "ok" : "warn"}`, "data-check": "confirmed" },

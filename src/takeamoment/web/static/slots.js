@@ -9,6 +9,36 @@ export const STATUS_LABELS = {
   ended: "Ended",
   cancelled: "Cancelled",
 };
+export const OVERDUE_LABEL = "Starting soon";
+
+/** A scheduled slot whose start has passed without it going live (as the server decides). */
+export function isOverdue(slot, now = Date.now()) {
+  return slot.status === "scheduled" && Date.parse(slot.starts_at) < now;
+}
+
+/**
+ * The times to show: what happened for a live or ended slot, else the schedule
+ * (domain/slot_states.py, times_on_air, is the same rule).
+ */
+export function shownTimes(slot) {
+  const start = slot.actual_started_at || slot.starts_at;
+  let end = slot.actual_ended_at;
+  if (!end) {
+    const length = Date.parse(slot.ends_at) - Date.parse(slot.starts_at);
+    end = Date.parse(slot.ends_at) > Date.parse(start)
+      ? slot.ends_at : new Date(Date.parse(start) + length).toISOString();
+  }
+  return { start, end };
+}
+
+export function statusLabel(slot) {
+  return isOverdue(slot) ? OVERDUE_LABEL : STATUS_LABELS[slot.status] || slot.status;
+}
+
+/** A tag as shown: exactly one "#" (tags are stored without). */
+export function hashtag(tag) {
+  return `#${tag.replace(/^#+/, "")}`;
+}
 
 /** A small element builder: text always goes in as text, never as HTML. */
 export function h(tag, attributes = {}, ...children) {
@@ -38,16 +68,18 @@ function setAll(root, field, update) {
 
 /** Fill the fields every slot element has, viewer's or console's. */
 export function fillSlot(element, slot) {
+  const shown = shownTimes(slot);
   element.id = `slot-${slot.id}`;
   element.dataset.status = slot.status;
   element.dataset.starts = slot.starts_at;
   element.dataset.channel = slot.channel;
+  element.toggleAttribute("data-overdue", isOverdue(slot));
   setAll(element, "title", (node) => { node.textContent = slot.title; });
-  setAll(element, "status", (node) => { node.textContent = STATUS_LABELS[slot.status] || slot.status; });
+  setAll(element, "status", (node) => { node.textContent = statusLabel(slot); });
   setAll(element, "description", (node) => { node.textContent = slot.description || ""; });
-  setAll(element, "starts_at", (node) => showTime(node.querySelector("time"), slot.starts_at));
-  setAll(element, "ends_at", (node) => showTime(node.querySelector("time"), slot.ends_at));
-  setAll(element, "tags", (node) => node.replaceChildren(...(slot.tags || []).map((tag) => h("li", {}, `#${tag}`))));
+  setAll(element, "starts_at", (node) => showTime(node.querySelector("time"), shown.start));
+  setAll(element, "ends_at", (node) => showTime(node.querySelector("time"), shown.end));
+  setAll(element, "tags", (node) => node.replaceChildren(...(slot.tags || []).map((tag) => h("li", {}, hashtag(tag)))));
   setAll(element, "watch", (node) => {
     // The slot's own stream, else its channel's (the page's list of the channel says which).
     const list = document.querySelector(`[data-channel-slots="${CSS.escape(slot.channel)}"]`);

@@ -2,7 +2,9 @@
 
 import { formatClock } from "./times.js";
 import { EventStream, showConnection } from "./stream.js";
-import { SlotStore, fillSlot, h, personLabel, place, slotElement, timeElement } from "./slots.js";
+import {
+  SlotStore, fillSlot, h, hashtag, isOverdue, personLabel, place, slotElement, timeElement,
+} from "./slots.js";
 
 const slug = document.body.dataset.event;
 const store = new SlotStore();
@@ -45,6 +47,12 @@ function nowLine(slot) {
 
 function nextLine(slot) {
   if (!slot) return [h("p", { class: "quiet" }, "Nothing more scheduled.")];
+  if (isOverdue(slot)) {
+    return [
+      h("p", { class: "next-line" }, h("span", { class: "badge badge-soon" }, "Starting soon"), " ",
+        h("a", { href: `#slot-${slot.id}` }, slot.title)),
+    ];
+  }
   return [
     h("p", { class: "next-line" }, "Up next at ", timeElement(slot.starts_at), ": ",
       h("a", { href: `#slot-${slot.id}` }, slot.title)),
@@ -67,7 +75,7 @@ function showEventDetails(details) {
     node.textContent = details.description;
   });
   document.querySelectorAll('[data-event-field="hashtags"]').forEach((node) => {
-    node.replaceChildren(...details.hashtags.map((tag) => h("li", {}, tag)));
+    node.replaceChildren(...details.hashtags.map((tag) => h("li", {}, hashtag(tag))));
   });
 }
 
@@ -111,5 +119,9 @@ const stream = new EventStream(slug, {
 
 setUpCopyButtons();
 stream.start();
-// "Up next" depends on the clock as well as on changes.
-setInterval(() => { if (stream.seq !== null) renderNowNext(); }, 30_000);
+// "Up next" and "Starting soon" depend on the clock as well as on changes.
+setInterval(() => {
+  if (stream.seq === null) return;
+  store.slots.forEach(showSlot);
+  renderNowNext();
+}, 30_000);
