@@ -110,7 +110,7 @@ def _notices(
     booking: Booking,
     slot: Slot,
     event: Event,
-    recorded: dict[tuple[str, str, datetime], Notification],
+    recorded: dict[tuple[str | None, str, datetime], Notification],
 ) -> list[NoticeState]:
     """The booking's notices and their state; a standby shows up once it was sent."""
     confirmed_at = booking.confirmed_at or booking.updated_at
