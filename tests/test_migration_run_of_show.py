@@ -1,4 +1,4 @@
-"""Migration 0009 (run of show) normalises stored tags and hashtags: no "#", each once in any case."""
+"""Migration 0009 (run of show) normalises stored tags and hashtags: no "#", once in any case."""
 
 from __future__ import annotations
 
