@@ -197,8 +197,9 @@ async def test_deleting_a_person_takes_them_off_past_slots_and_logs_it(
     ana = await make_person(client, host_token, "ana")
     booking = await invite(client, host_token, slot["id"], ana)
     await ok(await client.post(f"/api/bookings/{booking['id']}/accept", headers=auth(ana["token"])))
-    for verb in ("live", "end"):
-        await ok(await client.post(f"/api/slots/{slot['id']}/{verb}", headers=auth(host_token)))
+    live = f"/api/slots/{slot['id']}/live"
+    await ok(await client.post(live, json={"early": True}, headers=auth(host_token)))
+    await ok(await client.post(f"/api/slots/{slot['id']}/end", headers=auth(host_token)))
 
     await ok(await client.delete(f"/api/people/{ana['id']}", headers=auth(host_token)), 204)
 
