@@ -55,3 +55,13 @@ class AvailabilityWindow(SQLModel, table=True):
     person_id: str = Field(foreign_key="person.id", index=True, max_length=32)
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RetiredFeedToken(SQLModel, table=True):
+    """A feed token that was rotated away, kept (hashed) so its URL answers 410 Gone, not 404."""
+
+    __tablename__ = "retired_feed_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person_id: str = Field(max_length=32)
+    retired_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+from takeamoment.db.app_settings import AppSetting
 from takeamoment.db.audit import AuditEntry
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.notifications import Notification
-from takeamoment.db.people import ApiToken, AvailabilityWindow, Host, Person
+from takeamoment.db.people import ApiToken, AvailabilityWindow, Host, Person, RetiredFeedToken
 from takeamoment.db.slots import Booking, Slot
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "ApiToken",
+    "AppSetting",
     "AuditEntry",
     "AvailabilityWindow",
     "Booking",
@@ -23,6 +25,7 @@ __all__ = [
     "Host",
     "Notification",
     "Person",
+    "RetiredFeedToken",
     "Slot",
     "metadata",
 ]
