@@ -22,10 +22,12 @@ from takeamoment.api.limits import (
 )
 from takeamoment.api.me import MeController
 from takeamoment.api.people import PeopleController
+from takeamoment.api.push import PushController
 from takeamoment.api.readiness import ReadinessController
 from takeamoment.api.slots import BookingController, SlotController
 from takeamoment.calendar.feeds import calendar_route_handlers
 from takeamoment.db.engine import Database
+from takeamoment.delivery.plugin import DeliveryPlugin
 from takeamoment.logs import app_logging_config
 from takeamoment.realtime.plugin import RealtimePlugin
 from takeamoment.scheduler.plugin import SchedulerPlugin
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             *calendar_route_handlers(),
             MeController,
+            PushController,
             ReadinessController,
             AuditController,
         ],
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             realtime.channels,
             realtime,
             SchedulerPlugin(db, realtime.hub, settings),
+            DeliveryPlugin(db, realtime.hub, settings),
             WebPlugin(settings),
         ],
         # Outermost first: every answer gets the headers, even a 429.

@@ -53,6 +53,21 @@ class Settings(BaseSettings):
     # X-Forwarded-For so that uvicorn (trusting it from 127.0.0.1) sees the real client. The
     # same default as fail2ban's ``ignoreip``. Set [] to limit loopback clients too.
     limit_exempt_addresses: list[str] = ["127.0.0.1", "::1"]
+    # Email: ``smtp://[user:pass@]host:port[?starttls=true]`` or ``smtps://…``; unset, no email.
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    # SMTP connections the delivery worker keeps open and reuses, per process.
+    smtp_connections: int = 4
+    # True lets push endpoints (and later webhooks) use http and loopback or private addresses:
+    # for development and tests only.
+    outbound_allow_private: bool = False
+    # The delivery worker (push, email): sends at once per process, how often it looks for rows
+    # of other processes and retries due, how long a claim holds before a row counts as
+    # abandoned, and how many tries before it gives up.
+    delivery_concurrency: int = 64
+    delivery_poll_seconds: float = 5.0
+    delivery_lease_seconds: float = 120.0
+    delivery_max_attempts: int = 8
     log_level: str = "info"
     # Tracebacks in 500 answers: for tests and local debugging only.
     debug: bool = False

@@ -34,6 +34,7 @@ from takeamoment.domain.errors import (
     NotFound,
     SchedulingConflict,
 )
+from takeamoment.services.outbound import OutboundRefused
 
 
 def _error(status_code: int, detail: str, extra: Any = None) -> Response[dict[str, Any]]:
@@ -55,6 +56,13 @@ class NotBookableDoc(ClientException):
 
     status_code = HTTP_422_UNPROCESSABLE_ENTITY
     detail = "Not bookable"
+
+
+class RefusedUrlDoc(ClientException):
+    """Documents a 422: a URL we will not send to (not https, or not a public address)."""
+
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
+    detail = "URL refused"
 
 
 AUTH_ERRORS: list[type[HTTPException]] = [
@@ -93,6 +101,10 @@ def _forbidden(_: Request[Any, Any, Any], error: Forbidden) -> Response[dict[str
 
 
 def _not_bookable(_: Request[Any, Any, Any], error: NotBookable) -> Response[dict[str, Any]]:
+    return _error(422, str(error))
+
+
+def _refused_url(_: Request[Any, Any, Any], error: OutboundRefused) -> Response[dict[str, Any]]:
     return _error(422, str(error))
 
 
@@ -156,6 +168,7 @@ exception_handlers: ExceptionHandlersMap = {
     Forbidden: _forbidden,
     NotBookable: _not_bookable,
     InvalidSchedule: _invalid,
+    OutboundRefused: _refused_url,
     **dict.fromkeys(UNAVAILABLE_ERRORS, _unavailable),
     sa_exc.DBAPIError: _database_error,
 }

@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 from takeamoment.db.app_settings import AppSetting
 from takeamoment.db.audit import AuditEntry
+from takeamoment.db.delivery import AccessLink, Delivery, PushSubscription
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.notifications import Notification
 from takeamoment.db.people import ApiToken, AvailabilityWindow, Host, Person, RetiredFeedToken
@@ -14,6 +15,7 @@ from takeamoment.db.slots import Booking, Slot
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AccessLink",
     "ApiToken",
     "AppSetting",
     "AuditEntry",
@@ -21,10 +23,12 @@ __all__ = [
     "Booking",
     "Change",
     "Channel",
+    "Delivery",
     "Event",
     "Host",
     "Notification",
     "Person",
+    "PushSubscription",
     "RetiredFeedToken",
     "Slot",
     "metadata",

@@ -16,6 +16,7 @@ from takeamoment.settings import Settings
 from takeamoment.web import views
 from takeamoment.web.csrf import SessionCsrfMiddleware
 from takeamoment.web.host import HostPages
+from takeamoment.web.mail_links import MailPages
 from takeamoment.web.pages import PublicPages
 from takeamoment.web.session import SessionCookies, install
 
@@ -41,6 +42,7 @@ class WebPlugin(InitPluginProtocol):
             [
                 PublicPages,
                 HostPages,
+                MailPages,
                 create_static_files_router(
                     path="/static",
                     directories=[STATIC],
