@@ -52,6 +52,17 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/api/bookings/{booking_id:str}/decline"): "self",
     ("DELETE", "/api/bookings/{booking_id:str}"): "host",
     ("GET", "/api/me/notifications"): "person",
+    ("GET", "/api/me"): "person",
+    ("PATCH", "/api/me/preferences"): "person",
+    ("POST", "/api/me/push-subscriptions"): "person",
+    ("DELETE", "/api/me/push-subscriptions"): "person",
+    ("GET", "/api/push/key"): "anyone",
+    ("POST", "/api/people/{person_id:str}/access-link"): "host",
+    # The signed token in the path is the credential: a bad one is a 4xx page, never 401/403.
+    ("GET", "/mail/answer/{token:str}"): "anyone",
+    ("POST", "/mail/answer/{token:str}"): "anyone",
+    ("GET", "/mail/unsubscribe/{token:str}"): "anyone",
+    ("POST", "/mail/unsubscribe/{token:str}"): "anyone",
     ("GET", "/api/audit"): "host",
     ("GET", "/api/events/{slug:str}/audit"): "host",
     ("GET", "/healthz"): "anyone",
@@ -65,9 +76,19 @@ ROLES: dict[tuple[str, str], str] = {
     ("GET", "/host/events/{slug:str}"): "host-page",
     ("POST", "/host/login"): "csrf-form",
     ("POST", "/host/logout"): "csrf-form",
+    # Last: the host's call issues Ana a new token, ending the one the other checks use.
+    ("POST", "/api/people/{person_id:str}/token"): "host",
 }
 # Ownership is checked after the body is read, so "self" routes need a valid body to reach it.
-BODIES: dict[tuple[str, str], Any] = {("PUT", "/api/people/{person_id:str}/availability"): []}
+BODIES: dict[tuple[str, str], Any] = {
+    ("PUT", "/api/people/{person_id:str}/availability"): [],
+    ("PATCH", "/api/me/preferences"): {},
+    ("POST", "/api/me/push-subscriptions"): {
+        "endpoint": "https://127.0.0.1/push",  # refused (422) after the guard lets a person by
+        "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+    },
+    ("DELETE", "/api/me/push-subscriptions"): {"endpoint": "https://push.example/x"},
+}
 UNDECLARED_PREFIXES = ("/schema", "/static", "/_bench")  # the OpenAPI UI and files: public
 DENIED = {401, 403}
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -158,6 +179,7 @@ async def test_each_route_enforces_its_declared_role(client: Client, host_token:
         "person_id": ana["id"],
         "slot_id": state["slot"]["id"],
         "booking_id": state["booking"]["id"],
+        "token": "not-a-signed-token",
     }
     tokens = {
         "nobody": None,
