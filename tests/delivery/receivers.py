@@ -201,11 +201,13 @@ class PushService:
         self.expected_key = expected_key
         self.subscriptions: dict[str, Subscription] = {}
         self.errors: list[str] = []
+        self.mail_catcher: MailCatcher | None = None  # counted along, for a benchmark
+        self.accepted = 0
         self.lock = threading.Lock()
         self.held = threading.Event()
         self.released = threading.Event()
         self.released.set()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self.server = _Server(("127.0.0.1", port), _handler_for(self))
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -234,6 +236,23 @@ class PushService:
     def release(self) -> None:
         self.released.set()
 
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            pushes, errors = self.accepted, len(self.errors)
+        mails = len(self.mail_catcher.received()) if self.mail_catcher else 0
+        return {"pushes": pushes, "mails": mails, "errors": errors}
+
+    def reset(self) -> None:
+        with self.lock:
+            for sub in self.subscriptions.values():
+                sub.received.clear()
+                sub.headers.clear()
+            self.errors.clear()
+            self.accepted = 0
+        if self.mail_catcher is not None:
+            with self.mail_catcher.lock:
+                self.mail_catcher.mails.clear()
+
     def all_received(self) -> Iterator[dict[str, Any]]:
         with self.lock:
             return iter([m for s in self.subscriptions.values() for m in s.received])
@@ -261,43 +280,97 @@ class PushService:
         with self.lock:
             sub.received.append(json.loads(plain))
             sub.headers.append(headers)
+            self.accepted += 1
         return 201
 
 
+class _Server(ThreadingHTTPServer):
+    # http.server's default backlog of 5 drops the SYNs of a burst of new connections, and
+    # the kernel retries them only after 1, 3, 7 s: a push service takes many at once.
+    request_queue_size = 1024
+
+
+class PushHandler(BaseHTTPRequestHandler):
+    service: PushService  # set on a subclass per service (``_handler_for``)
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real push service
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _sender_gone(self) -> bool:
+        readable, _, _ = select.select([self.connection], [], [], 0.05)
+        if not readable:
+            return False  # a live sender waits quietly for the answer
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _json(self, data: Any) -> None:
+        body = json.dumps(data).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802 - control: counts, for a benchmark's process
+        self._json(self.service.counts())
+
+    def _control(self) -> None:
+        if self.path.startswith("/_subscriptions"):  # n new subscriptions
+            n = int(self.path.rpartition("=")[2])
+            self._json([self.service.subscribe().json(self.service.url) for _ in range(n)])
+        else:
+            self.service.reset()
+            self._json(self.service.counts())
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
+        if self.path.startswith("/_"):
+            self._control()
+            return
+        self._push()
+
+    def _push(self) -> None:
+        sub_id = self.path.rsplit("/", 1)[-1]
+        sub = self.service.subscriptions.get(sub_id)
+        held = sub is not None and (sub.mode == "hold" or not self.service.released.is_set())
+        if held:
+            self.service.held.set()
+            self.service.released.wait(HOLD_LIMIT_S)
+        length = int(self.headers.get("content-length", "0"))
+        body = self.rfile.read(length)
+        if len(body) < length or (held and self._sender_gone()):
+            # Held before accepting it, and the sender went away meanwhile: a push service
+            # that has not accepted a message drops it with the connection.
+            self.close_connection = True
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status = self.service.accept(sub_id, headers, body)
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
 def _handler_for(service: PushService) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as a real push service
+    return type("Handler", (PushHandler,), {"service": service})
 
-        def log_message(self, *args: Any) -> None:
-            pass
 
-        def _sender_gone(self) -> bool:
-            readable, _, _ = select.select([self.connection], [], [], 0.05)
-            if not readable:
-                return False  # a live sender waits quietly for the answer
-            try:
-                return self.connection.recv(1, socket.MSG_PEEK) == b""
-            except OSError:
-                return True
+def main() -> None:
+    """Run both receivers until killed: ``python -m tests.delivery.receivers SMTP_PORT PUSH_PORT``.
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
-            sub_id = self.path.rsplit("/", 1)[-1]
-            sub = service.subscriptions.get(sub_id)
-            held = sub is not None and (sub.mode == "hold" or not service.released.is_set())
-            if held:
-                service.held.set()
-                service.released.wait(HOLD_LIMIT_S)
-            length = int(self.headers.get("content-length", "0"))
-            body = self.rfile.read(length)
-            if len(body) < length or (held and self._sender_gone()):
-                # Held before accepting it, and the sender went away meanwhile: a push service
-                # that has not accepted a message drops it with the connection.
-                self.close_connection = True
-                return
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status = service.accept(sub_id, headers, body)
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    ``GET /_counts`` on the push port answers ``{"pushes", "mails", "errors"}``;
+    ``POST /_subscriptions?n=N`` makes N subscriptions; ``POST /_reset`` forgets what arrived.
+    """
+    import sys
 
-    return Handler
+    smtp_port, push_port = (int(arg) for arg in sys.argv[1:3])
+    catcher = MailCatcher(smtp_port).start()
+    service = PushService(port=push_port)
+    service.mail_catcher = catcher
+    print("receivers ready", flush=True)
+    service.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -116,7 +116,7 @@ async def test_a_kill_between_commit_and_send_loses_nothing_and_sends_nothing_tw
         TAKEAMOMENT_SMTP_URL=mail_catcher.url,
         TAKEAMOMENT_MAIL_FROM="takeamoment <notices@takeamoment.test>",
         TAKEAMOMENT_OUTBOUND_ALLOW_PRIVATE="true",
-        TAKEAMOMENT_DELIVERY_CONCURRENCY="1",  # one send under way, the rest still queued
+        TAKEAMOMENT_DELIVERY_CONCURRENCY="1",  # one send a channel under way, the rest queued
         TAKEAMOMENT_DELIVERY_LEASE_SECONDS="3",
         TAKEAMOMENT_DELIVERY_POLL_SECONDS="0.5",
     )
@@ -130,7 +130,7 @@ async def test_a_kill_between_commit_and_send_loses_nothing_and_sends_nothing_tw
             push_service.hold()
             await invite_all(client, server, people)  # 3 notices, 6 deliveries committed
         await until(lambda: mail_catcher.held.is_set() or push_service.held.is_set())
-        _kill(process)  # mid-send, with five deliveries not yet claimed
+        _kill(process)  # mid-send, with four or five deliveries not yet claimed
         mail_catcher.release()
         push_service.release()
         assert mail_catcher.received() == [] and list(push_service.all_received()) == []
@@ -156,8 +156,10 @@ async def test_a_kill_between_commit_and_send_loses_nothing_and_sends_nothing_tw
         assert push_service.errors == []
         rows = await delivery_rows(db_url)
         assert sorted(state for state, _ in rows) == ["sent"] * 6
-        # The one under way when the server died was claimed twice; the others once.
-        assert sorted(attempts for _, attempts in rows) == [1, 1, 1, 1, 1, 2]
+        # Those under way when the server died (a push, an email, or both: one of each channel
+        # at a time) were claimed twice; the others once.
+        attempts = sorted(attempts for _, attempts in rows)
+        assert attempts in ([1, 1, 1, 1, 1, 2], [1, 1, 1, 1, 2, 2]), attempts
     finally:
         stop_server(process)
 

@@ -60,8 +60,9 @@ class SmtpPool:
 
     def __init__(self, config: SmtpConfig, size: int) -> None:
         self.config = config
+        self.size = max(1, size)
         self._idle: list[aiosmtplib.SMTP] = []
-        self._turns = asyncio.Semaphore(max(1, size))
+        self._turns = asyncio.Semaphore(self.size)
 
     def _new(self) -> aiosmtplib.SMTP:
         c = self.config

@@ -10,7 +10,7 @@ unchanged), so a process that outlived its lease cannot overwrite a newer claim'
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,19 +52,31 @@ class Outcome:
     forget: list[str] = field(default_factory=list)  # push subscriptions to drop (404/410)
 
 
-async def claim(db: Database, limit: int, lease: timedelta) -> list[Job]:
-    """Up to ``limit`` due deliveries, claimed for this process until the lease ends."""
+async def claim(db: Database, limits: Mapping[str, int], lease: timedelta) -> list[Job]:
+    """Due deliveries, up to ``limits[channel]`` of each channel, claimed until the lease ends.
+
+    Per channel, so a slow channel (an SMTP server taking its time) never fills the worker's
+    room and holds the other channel's rows back.
+    """
 
     async def work(session: AsyncSession) -> list[Job]:
         now = utcnow()
-        due = (
-            select(Delivery.id, Delivery.state)
-            .where(col(Delivery.state).in_(DUE_STATES), col(Delivery.next_attempt_at) <= now)
-            .order_by(col(Delivery.next_attempt_at))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        picked = {row.id: row.state for row in (await session.execute(due)).all()}
+        picked: dict[str, str] = {}
+        for channel, limit in limits.items():
+            if limit <= 0:
+                continue
+            due = (
+                select(Delivery.id, Delivery.state)
+                .where(
+                    col(Delivery.state).in_(DUE_STATES),
+                    col(Delivery.next_attempt_at) <= now,
+                    Delivery.channel == channel,
+                )
+                .order_by(col(Delivery.next_attempt_at))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            picked |= {row.id: row.state for row in (await session.execute(due)).all()}
         if not picked:
             return []
         await session.execute(

@@ -80,7 +80,7 @@ class DeliveryWorker:
         self.prepare: Callable[[], Awaitable[None]] | None = None
         self.mailer: Mailer | None = None
         self._wake = asyncio.Event()
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[str, set[asyncio.Task[None]]] = {"push": set(), "email": set()}
         self._outcomes: list[Outcome] = []
         self._outcomes_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -105,11 +105,12 @@ class DeliveryWorker:
         """Stop claiming; give sends under way a moment to finish and be recorded."""
         self.running = False
         self._wake.set()
-        if self._in_flight:
-            await asyncio.wait(set(self._in_flight), timeout=STOP_GRACE_S)
-        for task in [*self._in_flight, *self._tasks]:
+        in_flight = set().union(*self._in_flight.values())
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=STOP_GRACE_S)
+        for task in [*in_flight, *self._tasks]:
             task.cancel()
-        for task in [*self._in_flight, *self._tasks]:
+        for task in [*in_flight, *self._tasks]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         with contextlib.suppress(Exception):  # what finished, recorded; the rest waits its lease
@@ -134,20 +135,32 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
+    def _room(self) -> dict[str, int]:
+        """How many more of each channel may be under way: push up to ``concurrency``; email
+        up to twice the SMTP connections (more would only wait for a connection)."""
+        email_cap = min(self.concurrency, 2 * self.mailer.pool.size if self.mailer else 1)
+        caps = {"push": self.concurrency, "email": email_cap}
+        return {
+            channel: min(CLAIM_BATCH, cap - len(self._in_flight[channel]))
+            for channel, cap in caps.items()
+        }
+
     async def drain(self) -> None:
-        """Claim and start sends until nothing is due; keeps at most ``concurrency`` going."""
+        """Claim and start sends until nothing is due, each channel within its room."""
         while self.running:
-            room = self.concurrency - len(self._in_flight)
-            if room <= 0:
-                await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+            room = self._room()
+            if all(n <= 0 for n in room.values()):
+                busy = set().union(*self._in_flight.values())
+                await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            jobs = await claim(self.db, min(room, CLAIM_BATCH), self.lease)
+            jobs = await claim(self.db, room, self.lease)
             if not jobs:
                 return
             for job in jobs:
                 task = asyncio.create_task(self._deliver(job))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
+                in_flight = self._in_flight[job.delivery.channel]
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
 
     async def _deliver(self, job: Job) -> None:
         if job.in_doubt:

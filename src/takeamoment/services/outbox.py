@@ -26,6 +26,7 @@ from takeamoment.services.notice_words import notice_path, words_for
 CHANNELS = ("push", "email")
 PUBLIC_URL_KEY = "takeamoment_public_url"
 EMAIL_ON_KEY = "takeamoment_email_on"
+ZONES_KEY = "takeamoment_event_zones"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 # What is worth an email: every kind but the later reminders (the first one is enough).
@@ -77,12 +78,15 @@ async def on_notice(session: AsyncSession, notification: Notification, person: P
 
 
 async def _event_zone(session: AsyncSession, payload: Mapping[str, Any]) -> str | None:
+    """The event's zone, read once per transaction (cancelling a slot tells everyone on it)."""
     slug = payload.get("event")
     if not isinstance(slug, str):
         return None
-    query = select(Event.timezone).where(Event.slug == slug)
-    zone: str | None = (await session.execute(query)).scalar_one_or_none()
-    return zone
+    zones: dict[str, str | None] = session.info.setdefault(ZONES_KEY, {})
+    if slug not in zones:
+        query = select(Event.timezone).where(Event.slug == slug)
+        zones[slug] = (await session.execute(query)).scalar_one_or_none()
+    return zones[slug]
 
 
 async def _channels(session: AsyncSession, notification: Notification, person: Person) -> list[str]:
