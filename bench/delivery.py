@@ -10,13 +10,14 @@ notices and 2N delivery rows, and the server's delivery worker sends them. Measu
 cancel's answer (the notices are committed) until the SMTP server has all N mails and the push
 service all N pushes (polled every 10 ms); the cancel itself (writing the notices) is shown too.
 
-The baseline, in the same run, against the same receivers: the same N mails (our composer, the
-same notice) sent with ``aiosmtplib`` over one connection in a plain loop, and the same N pushes
+The baseline, in the same run, against the same receivers: the same N mails (each composed by
+our composer from the same notice, as the worker does) sent with ``aiosmtplib`` over one
+connection in a plain loop, and the same N pushes
 encrypted (``http_ece``) and POSTed with one ``httpx.AsyncClient`` in a plain loop, the two loops
 running side by side as the worker runs its channels; and a second, concurrent baseline with as
-many SMTP connections as the server's pool and 64 pushes at a time. ``ratio`` = ours / baseline:
-what the outbox (claims, rows, outcomes recorded, retries possible, exactly once) costs over
-sending the same bytes with nothing kept.
+many SMTP connections as the server's pool and 16 pushes at a time (the server's defaults).
+``ratio`` = ours / baseline: what the outbox (claims, rows, outcomes recorded, retries
+possible, exactly once) costs over sending the same bytes with nothing kept.
 
 Run: ``.venv/bin/python bench/delivery.py [--people N] [--backend sqlite|postgres]``. Progress
 goes to stderr; stdout gets a Markdown table, the details and the command.
@@ -58,7 +59,7 @@ POLL_S = 0.01
 ARRIVAL_TIMEOUT_S = 600.0
 MAIL_FROM = "takeamoment <notices@bench.test>"
 SMTP_CONNECTIONS = 4  # the server's default pool (TAKEAMOMENT_SMTP_CONNECTIONS)
-CONCURRENT_PUSHES = 64  # the server's default TAKEAMOMENT_DELIVERY_CONCURRENCY
+CONCURRENT_PUSHES = 16  # the server's default TAKEAMOMENT_DELIVERY_CONCURRENCY
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,48 +88,75 @@ class Result:
 # --- receivers --------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def receivers(workdir: Path) -> AsyncIterator[tuple[int, str]]:
-    """The SMTP server and the push service in a process of their own: (SMTP port, push URL)."""
-    smtp_port, push_port = free_port(), free_port()
-    with (workdir / "receivers.log").open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
+@dataclass(frozen=True, slots=True)
+class Receivers:
+    smtp_port: int
+    smtp_control: str  # where the SMTP receiver answers /_counts
+    push_url: str
+
+
+async def _start(workdir: Path, name: str, *args: int) -> asyncio.subprocess.Process:
+    with (workdir / f"{name}.log").open("wb") as out:
+        return await asyncio.create_subprocess_exec(
             sys.executable,
-            *("-m", "tests.delivery.receivers", str(smtp_port), str(push_port)),
+            *("-m", "tests.delivery.receivers", name, *map(str, args)),
             cwd=ROOT,
             stdout=out,
             stderr=asyncio.subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{push_port}"
+
+
+@contextlib.asynccontextmanager
+async def receivers(workdir: Path) -> AsyncIterator[Receivers]:
+    """The SMTP server and the push service, each in a process of its own."""
+    smtp_port, smtp_control, push_port = free_port(), free_port(), free_port()
+    found = Receivers(
+        smtp_port, f"http://127.0.0.1:{smtp_control}", f"http://127.0.0.1:{push_port}"
+    )
+    processes = [
+        await _start(workdir, "smtp", smtp_port, smtp_control),
+        await _start(workdir, "push", push_port),
+    ]
     try:
         async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
-            for _ in range(200):
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(f"{url}/_counts")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-            else:
-                raise BenchError("the receivers did not start")
-        yield smtp_port, url
+            for url in (found.smtp_control, found.push_url):
+                for _ in range(200):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await client.get(f"{url}/_counts")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.05)
+                else:
+                    raise BenchError("the receivers did not start")
+        yield found
     finally:
-        await stop(process)
+        await asyncio.gather(*(stop(p) for p in processes))
 
 
-async def counts(client: httpx.AsyncClient, push_url: str) -> dict[str, int]:
-    data: dict[str, int] = (await client.get(f"{push_url}/_counts")).json()
-    return data
+async def counts(client: httpx.AsyncClient, where: Receivers) -> dict[str, int]:
+    smtp, push = await asyncio.gather(
+        client.get(f"{where.smtp_control}/_counts"), client.get(f"{where.push_url}/_counts")
+    )
+    mails, pushes = smtp.json(), push.json()
+    return {
+        "mails": mails["mails"],
+        "pushes": pushes["pushes"],
+        "errors": mails["errors"] + pushes["errors"],
+    }
 
 
-async def reset(client: httpx.AsyncClient, push_url: str) -> None:
-    await client.post(f"{push_url}/_reset")
+async def reset(client: httpx.AsyncClient, where: Receivers) -> None:
+    await client.post(f"{where.smtp_control}/_reset")
+    await client.post(f"{where.push_url}/_reset")
 
 
-async def arrivals(client: httpx.AsyncClient, push_url: str, people: int, start: float) -> Arrival:
+async def arrivals(
+    client: httpx.AsyncClient, where: Receivers, people: int, start: float
+) -> Arrival:
     """Seconds from ``start`` until all mails, and all pushes, have arrived."""
     mails_at = pushes_at = None
     deadline = start + ARRIVAL_TIMEOUT_S
     while mails_at is None or pushes_at is None:
-        now_counts = await counts(client, push_url)
+        now_counts = await counts(client, where)
         now = time.perf_counter()
         if mails_at is None and now_counts["mails"] >= people:
             mails_at = now - start
@@ -144,7 +172,7 @@ async def arrivals(client: httpx.AsyncClient, push_url: str, people: int, start:
 
 
 async def setup(
-    client: httpx.AsyncClient, auth: dict[str, str], push_url: str, people: int
+    client: httpx.AsyncClient, auth: dict[str, str], where: Receivers, people: int
 ) -> tuple[str, list[Any]]:
     """One slot with ``people`` invited, each with an email and a browser subscribed."""
     event = {
@@ -174,7 +202,7 @@ async def setup(
     ]
     persons = await run_checked(client, calls, SETUP_CONCURRENCY, auth)
     log(f"  {people} people made")
-    subs = (await client.post(f"{push_url}/_subscriptions?n={people}", timeout=120)).json()
+    subs = (await client.post(f"{where.push_url}/_subscriptions?n={people}", timeout=120)).json()
     for person, sub in zip(persons, subs, strict=True):
         headers = {"Authorization": f"Bearer {person['token']}"}
         await run_checked(client, [Call("POST", "/api/me/push-subscriptions", sub)], 1, headers)
@@ -185,39 +213,50 @@ async def setup(
     ]
     await run_checked(client, bookings, SETUP_CONCURRENCY, auth)
     log(f"  {people} invited; waiting for their invitations to be delivered")
-    await arrivals(client, push_url, people, time.perf_counter())
+    await arrivals(client, where, people, time.perf_counter())
     return slot["id"], persons
 
 
 async def measure_ours(
-    client: httpx.AsyncClient, auth: dict[str, str], push_url: str, slot_id: str, people: int
+    client: httpx.AsyncClient, auth: dict[str, str], where: Receivers, slot_id: str, people: int
 ) -> tuple[float, Arrival]:
-    await reset(client, push_url)
+    await reset(client, where)
     started = time.perf_counter()
     response = await client.post(f"/api/slots/{slot_id}/cancel", headers=auth, timeout=600)
     committed = time.perf_counter()
     if response.status_code != 200:
         raise BenchError(f"cancel: {response.status_code} {response.text[:300]}")
-    return committed - started, await arrivals(client, push_url, people, committed)
+    return committed - started, await arrivals(client, where, people, committed)
 
 
 # --- the baseline -----------------------------------------------------------------------------
 
 
-async def plain_mails(smtp_port: int, mails: Sequence[Any], connections: int) -> None:
-    """``aiosmtplib`` sending the mails over ``connections`` connections, each a plain loop."""
+async def plain_mails(
+    smtp_port: int, notice: dict[str, Any], people: int, connections: int
+) -> None:
+    """Compose each mail (our composer, as the worker does) and send it with ``aiosmtplib``
+    over ``connections`` connections, each a plain loop."""
+    links = MailLinks("bench-secret", "http://127.0.0.1")
 
-    async def loop(share: Sequence[Any]) -> None:
+    async def loop(share: range) -> None:
         smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port)
         await smtp.connect()
-        for mail in share:
+        for i in share:
+            mail = compose(
+                notice,
+                Recipient(person_id=f"p{i}", name=f"P{i}", email=f"p{i}@bench.test"),
+                mail_from=MAIL_FROM,
+                links=links,
+                message_id=f"<baseline-{i}@bench.test>",
+            )
             await smtp.send_message(mail)
         await smtp.quit()
 
-    await asyncio.gather(*(loop(mails[i::connections]) for i in range(connections)))
+    await asyncio.gather(*(loop(range(i, people, connections)) for i in range(connections)))
 
 
-async def plain_pushes(subs: Sequence[Any], payload: bytes, at_once: int) -> None:
+async def plain_pushes(subs: Sequence[Any], notice: dict[str, Any], at_once: int) -> None:
     """Encrypt and POST each push (``at_once`` loops side by side), one client, VAPID signed once
     per origin as the server does."""
     vapid = Vapid02()
@@ -229,7 +268,7 @@ async def plain_pushes(subs: Sequence[Any], payload: bytes, at_once: int) -> Non
 
         async def loop(share: Sequence[Any]) -> None:
             for sub in share:
-                body = encrypt(payload, sub["keys"]["p256dh"], sub["keys"]["auth"])
+                body = encrypt(push_payload(notice), sub["keys"]["p256dh"], sub["keys"]["auth"])
                 response = await client.post(
                     sub["endpoint"],
                     content=body,
@@ -247,26 +286,13 @@ async def plain_pushes(subs: Sequence[Any], payload: bytes, at_once: int) -> Non
 
 async def measure_baseline(
     client: httpx.AsyncClient,
-    push_url: str,
-    smtp_port: int,
+    where: Receivers,
     notice: dict[str, Any],
     people: int,
     concurrent: bool,
 ) -> Arrival:
-    links = MailLinks("bench-secret", "http://127.0.0.1")
-    mails = [
-        compose(
-            notice,
-            Recipient(person_id=f"p{i}", name=f"P{i}", email=f"p{i}@bench.test"),
-            mail_from=MAIL_FROM,
-            links=links,
-            message_id=f"<baseline-{i}@bench.test>",
-        )
-        for i in range(people)
-    ]
-    subs = (await client.post(f"{push_url}/_subscriptions?n={people}", timeout=120)).json()
-    payload = push_payload(notice)
-    await reset(client, push_url)
+    subs = (await client.post(f"{where.push_url}/_subscriptions?n={people}", timeout=120)).json()
+    await reset(client, where)
     start = time.perf_counter()
 
     async def timed(sending: Any) -> float:
@@ -277,10 +303,10 @@ async def measure_baseline(
     # service's once it answered 201, so each loop's end is its arrival (and a poller in this
     # process would take turns from the loops).
     mails_s, pushes_s = await asyncio.gather(
-        timed(plain_mails(smtp_port, mails, SMTP_CONNECTIONS if concurrent else 1)),
-        timed(plain_pushes(subs, payload, CONCURRENT_PUSHES if concurrent else 1)),
+        timed(plain_mails(where.smtp_port, notice, people, SMTP_CONNECTIONS if concurrent else 1)),
+        timed(plain_pushes(subs, notice, CONCURRENT_PUSHES if concurrent else 1)),
     )
-    got = await counts(client, push_url)
+    got = await counts(client, where)
     if got["mails"] != people or got["pushes"] != people:
         raise BenchError(f"the baseline did not deliver everything: {got}")
     return Arrival(mails_s, pushes_s)
@@ -293,9 +319,9 @@ async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
     log(f"{backend}: starting the receivers and the server")
     async with contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tam-delivery-")))
-        smtp_port, push_url = await stack.enter_async_context(receivers(workdir))
+        where = await stack.enter_async_context(receivers(workdir))
         env = {
-            "TAKEAMOMENT_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "TAKEAMOMENT_SMTP_URL": f"smtp://127.0.0.1:{where.smtp_port}",
             "TAKEAMOMENT_MAIL_FROM": MAIL_FROM,
             "TAKEAMOMENT_OUTBOUND_ALLOW_PRIVATE": "true",
         }
@@ -305,21 +331,21 @@ async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
         client = await stack.enter_async_context(
             httpx.AsyncClient(base_url=cluster.servers[0].url, timeout=60, trust_env=False)
         )
-        slot_id, persons = await setup(client, cluster.auth, push_url, args.people)
+        slot_id, persons = await setup(client, cluster.auth, where, args.people)
         load_before = os.getloadavg()[0]
         log(f"{backend}: measuring (load average {load_before:.2f})")
-        cancel_s, ours = await measure_ours(client, cluster.auth, push_url, slot_id, args.people)
+        cancel_s, ours = await measure_ours(client, cluster.auth, where, slot_id, args.people)
         log(
             f"  ours: cancel {cancel_s:.2f}s, then mails {ours.mails_s:.2f}s,"
             f" pushes {ours.pushes_s:.2f}s"
         )
         headers = {"Authorization": f"Bearer {persons[0]['token']}"}
         notice = (await client.get("/api/me/notifications", headers=headers)).json()[-1]
-        plain = await measure_baseline(client, push_url, smtp_port, notice, args.people, False)
+        plain = await measure_baseline(client, where, notice, args.people, False)
         log(f"  plain loops: mails {plain.mails_s:.2f}s, pushes {plain.pushes_s:.2f}s")
-        concurrent = await measure_baseline(client, push_url, smtp_port, notice, args.people, True)
+        concurrent = await measure_baseline(client, where, notice, args.people, True)
         log(f"  concurrent: mails {concurrent.mails_s:.2f}s, pushes {concurrent.pushes_s:.2f}s")
-        errors = (await counts(client, push_url))["errors"]
+        errors = (await counts(client, where))["errors"]
         return Result(
             backend,
             args.people,

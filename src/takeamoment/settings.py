@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # The delivery worker (push, email): sends at once per process, how often it looks for rows
     # of other processes and retries due, how long a claim holds before a row counts as
     # abandoned, and how many tries before it gives up.
-    delivery_concurrency: int = 64
+    delivery_concurrency: int = 16
     delivery_poll_seconds: float = 5.0
     delivery_lease_seconds: float = 120.0
     delivery_max_attempts: int = 8

@@ -357,18 +357,24 @@ def _handler_for(service: PushService) -> type[BaseHTTPRequestHandler]:
 
 
 def main() -> None:
-    """Run both receivers until killed: ``python -m tests.delivery.receivers SMTP_PORT PUSH_PORT``.
+    """Run one receiver until killed, in a process of its own (a benchmark's):
 
-    ``GET /_counts`` on the push port answers ``{"pushes", "mails", "errors"}``;
-    ``POST /_subscriptions?n=N`` makes N subscriptions; ``POST /_reset`` forgets what arrived.
+    ``python -m tests.delivery.receivers push PORT`` or ``… smtp PORT CONTROL_PORT``.
+    ``GET /_counts`` (on the push port, or the SMTP receiver's control port) answers
+    ``{"pushes", "mails", "errors"}``; ``POST /_subscriptions?n=N`` makes N subscriptions;
+    ``POST /_reset`` forgets what arrived. Each in its own process: in one, the push service's
+    threads and the SMTP server's event loop would take turns holding the GIL.
     """
     import sys
 
-    smtp_port, push_port = (int(arg) for arg in sys.argv[1:3])
-    catcher = MailCatcher(smtp_port).start()
-    service = PushService(port=push_port)
-    service.mail_catcher = catcher
-    print("receivers ready", flush=True)
+    kind, port = sys.argv[1], int(sys.argv[2])
+    if kind == "smtp":
+        catcher = MailCatcher(port).start()
+        service = PushService(port=int(sys.argv[3]))
+        service.mail_catcher = catcher
+    else:
+        service = PushService(port=port)
+    print("receiver ready", flush=True)
     service.server.serve_forever()
 
 

@@ -54,6 +54,7 @@ class DeliveryPlugin(InitPluginProtocol):
             keys.private_raw,
             subject or self.settings.public_url,
             allow_private=self.settings.outbound_allow_private,
+            connections=self.settings.delivery_concurrency,
         )
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:

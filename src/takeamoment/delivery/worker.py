@@ -41,6 +41,9 @@ from takeamoment.services.notifications import notification_message
 logger = logging.getLogger(__name__)
 
 CLAIM_BATCH = 200
+# Claimed rows per channel: this many times what may be sent at once. A claimed row waits for
+# its turn in this process; if the process dies first, it is sent when its lease runs out.
+BACKLOG = 4
 RECORD_RETRY_S = 1.0
 STOP_GRACE_S = 5.0
 _BACKOFF = wait_exponential_jitter(multiplier=5, max=1800, jitter=5)
@@ -81,6 +84,8 @@ class DeliveryWorker:
         self.mailer: Mailer | None = None
         self._wake = asyncio.Event()
         self._in_flight: dict[str, set[asyncio.Task[None]]] = {"push": set(), "email": set()}
+        # Pushes under way at once (emails wait for one of the SMTP pool's connections).
+        self._push_turns = asyncio.Semaphore(concurrency)
         self._outcomes: list[Outcome] = []
         self._outcomes_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -136,31 +141,38 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
     def _room(self) -> dict[str, int]:
-        """How many more of each channel may be under way: push up to ``concurrency``; email
-        up to twice the SMTP connections (more would only wait for a connection)."""
-        email_cap = min(self.concurrency, 2 * self.mailer.pool.size if self.mailer else 1)
-        caps = {"push": self.concurrency, "email": email_cap}
+        """How many more of each channel may be claimed: ``BACKLOG`` times what may be sent at
+        once, so claims come in batches (one transaction each) and sends never wait for one."""
+        at_once = {
+            "push": self.concurrency,
+            "email": self.mailer.pool.size if self.mailer is not None else 1,
+        }
         return {
-            channel: min(CLAIM_BATCH, cap - len(self._in_flight[channel]))
-            for channel, cap in caps.items()
+            channel: min(CLAIM_BATCH, BACKLOG * n - len(self._in_flight[channel]))
+            for channel, n in at_once.items()
         }
 
     async def drain(self) -> None:
-        """Claim and start sends until nothing is due, each channel within its room."""
+        """Claim and start sends until nothing is due, each channel within its room.
+
+        A channel without room may still have rows due: then wait for one of its sends to
+        finish and claim again, rather than leave them to the next poll.
+        """
         while self.running:
             room = self._room()
-            if all(n <= 0 for n in room.values()):
-                busy = set().union(*self._in_flight.values())
-                await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
-                continue
-            jobs = await claim(self.db, room, self.lease)
-            if not jobs:
-                return
+            open_rooms = {channel: n for channel, n in room.items() if n > 0}
+            jobs = await claim(self.db, open_rooms, self.lease) if open_rooms else []
             for job in jobs:
                 task = asyncio.create_task(self._deliver(job))
                 in_flight = self._in_flight[job.delivery.channel]
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
+            if jobs:
+                continue
+            full = set().union(*(self._in_flight[c] for c, n in room.items() if n <= 0))
+            if not full:
+                return
+            await asyncio.wait(full, return_when=asyncio.FIRST_COMPLETED)
 
     async def _deliver(self, job: Job) -> None:
         if job.in_doubt:
@@ -171,7 +183,8 @@ class DeliveryWorker:
             )
         try:
             if job.delivery.channel == "push":
-                outcome = await self._send_push(job)
+                async with self._push_turns:
+                    outcome = await self._send_push(job)
             else:
                 outcome = await self._send_email(job)
         except Exception as error:  # a bug or an unexpected error: retried like a failure

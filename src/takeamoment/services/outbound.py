@@ -12,6 +12,7 @@ allows ``http`` and loopback or private addresses, for development and tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -85,16 +86,35 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     parts = check_shape(url, allow_private=allow_private)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = await _addresses(host, port)
+    for address in addresses:  # all of them: a name with one private address is refused
+        check_address(address, allow_private=allow_private)
+    return Target(url=parts, host=host, port=port, address=addresses[0])
+
+
+# Answers are kept a few seconds: a burst of pushes to one push service resolves its name once.
+# Every send still checks the addresses, and connects to the one it checked.
+RESOLVED_FOR_S = 10.0
+_resolved: dict[tuple[str, int], tuple[float, list[str]]] = {}
+
+
+async def _addresses(host: str, port: int) -> list[str]:
+    with contextlib.suppress(ValueError):
+        return [str(ipaddress.ip_address(host))]  # a literal address: nothing to look up
+    loop = asyncio.get_running_loop()
+    cached = _resolved.get((host, port))
+    if cached is not None and cached[0] > loop.time():
+        return cached[1]
     try:
         infos = await asyncio.wait_for(
-            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM),
-            RESOLVE_TIMEOUT_S,
+            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_S
         )
     except (OSError, TimeoutError) as error:
         raise OutboundRefused(f"the URL's host {host!r} cannot be resolved") from error
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise OutboundRefused(f"the URL's host {host!r} has no address")
-    for address in addresses:  # all of them: a name with one private address is refused
-        check_address(address, allow_private=allow_private)
-    return Target(url=parts, host=host, port=port, address=addresses[0])
+    if len(_resolved) > 1000:
+        _resolved.clear()
+    _resolved[(host, port)] = (loop.time() + RESOLVED_FOR_S, addresses)
+    return addresses
