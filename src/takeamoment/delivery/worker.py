@@ -10,9 +10,9 @@ committed, so a notice that was rolled back is never sent, and one committed jus
 crash is sent by the next process to poll. A row is claimed (committed as ``sending``) before
 its send starts and marked ``sent`` right after the service accepted it. The one window where a
 crash can send twice is between the push service's or SMTP server's acceptance and the commit of
-``sent`` (milliseconds; under load, the few hundred ms of an outcome batch): the row's lease then
-runs out and it is sent again. Both channels make that second copy recognisable: a push carries
-the same ``Topic`` (a push service replaces a queued message with the same topic) and the
+``sent`` (the 50 ms an outcome waits to be recorded with others, plus the commit): the row's
+lease then runs out and it is sent again. Both channels make that second copy recognisable: a
+push carries the same ``Topic`` (a push service replaces a queued message with the same topic) and the
 notice's ``id`` (the service worker shows it with that ``tag``, replacing the first), an email
 the same ``Message-ID``. Outside that window nothing is sent twice: rows claimed but not yet sent
 when a process dies are sent once by the next claim; a send that failed is retried with
@@ -45,6 +45,8 @@ CLAIM_BATCH = 200
 # its turn in this process; if the process dies first, it is sent when its lease runs out.
 BACKLOG = 4
 RECORD_RETRY_S = 1.0
+RECORD_GATHER_S = 0.05
+RECORD_BATCH = 100
 STOP_GRACE_S = 5.0
 _BACKOFF = wait_exponential_jitter(multiplier=5, max=1800, jitter=5)
 
@@ -202,6 +204,10 @@ class DeliveryWorker:
     async def _record_loop(self) -> None:
         while True:
             await self._outcomes_ready.wait()
+            if len(self._outcomes) < RECORD_BATCH:
+                # Let a burst's outcomes gather: one transaction for many, not one each. This is
+                # also how long a sent row may stay unrecorded (the module doc's window).
+                await asyncio.sleep(RECORD_GATHER_S)
             self._outcomes_ready.clear()
             batch = self._take_outcomes()
             try:
