@@ -8,15 +8,16 @@ that died, and for retries that fell due. Claims come in batches; sends run conc
 **Once per channel, precisely.** A delivery is sent after the transaction that wrote it
 committed, so a notice that was rolled back is never sent, and one committed just before a
 crash is sent by the next process to poll. A row is claimed (committed as ``sending``) before
-its send starts and marked ``sent`` right after the service accepted it. The one window where a
-crash can send twice is between the push service's or SMTP server's acceptance and the commit of
-``sent`` (the 50 ms an outcome waits to be recorded with others, plus the commit): the row's
-lease then runs out and it is sent again. Both channels make that second copy recognisable: a
-push carries the same ``Topic`` (a push service replaces a queued message with the same topic) and the
-notice's ``id`` (the service worker shows it with that ``tag``, replacing the first), an email
-the same ``Message-ID``. Outside that window nothing is sent twice: rows claimed but not yet sent
-when a process dies are sent once by the next claim; a send that failed is retried with
-exponential backoff and jitter, and given up after ``delivery_max_attempts`` tries.
+its send starts and marked ``sent`` right after the service accepted it. The one window where
+a crash can send twice is between the push service's or SMTP server's acceptance and the
+commit of ``sent`` (the 50 ms an outcome waits to be recorded with others, plus the commit):
+the row's lease then runs out and it is sent again. Both channels make that second copy
+recognisable: a push carries the same ``Topic`` (a push service replaces a queued message with
+the same topic) and the notice's ``id`` (the service worker shows it with that ``tag``,
+replacing the first), an email the same ``Message-ID``. Outside that window nothing is sent
+twice: rows claimed but not yet sent when a process dies are sent once when their lease runs
+out, rows not claimed by the next claim; a send that failed is retried with exponential
+backoff and jitter, and given up after ``delivery_max_attempts`` tries.
 """
 
 from __future__ import annotations
