@@ -42,9 +42,10 @@ from takeamoment.services.notifications import notification_message
 logger = logging.getLogger(__name__)
 
 CLAIM_BATCH = 200
-# Claimed rows per channel: this many times what may be sent at once. A claimed row waits for
-# its turn in this process; if the process dies first, it is sent when its lease runs out.
-BACKLOG = 4
+# Claimed rows per channel: this many times what may be sent at once (at most CLAIM_BATCH),
+# and a claim waits until at least half of that is free: few, large claims. A claimed row waits
+# for its turn in this process; if the process dies first, it is sent when its lease runs out.
+BACKLOG = 32
 RECORD_RETRY_S = 1.0
 RECORD_GATHER_S = 0.05
 RECORD_BATCH = 100
@@ -150,10 +151,12 @@ class DeliveryWorker:
             "push": self.concurrency,
             "email": self.mailer.pool.size if self.mailer is not None else 1,
         }
-        return {
-            channel: min(CLAIM_BATCH, BACKLOG * n - len(self._in_flight[channel]))
-            for channel, n in at_once.items()
-        }
+        room = {}
+        for channel, n in at_once.items():
+            cap = min(CLAIM_BATCH, BACKLOG * n)
+            free = cap - len(self._in_flight[channel])
+            room[channel] = free if free >= cap // 2 else 0
+        return room
 
     async def drain(self) -> None:
         """Claim and start sends until nothing is due, each channel within its room.
