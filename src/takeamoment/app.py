@@ -24,10 +24,12 @@ from takeamoment.api.limits import (
 from takeamoment.api.me import MeController
 from takeamoment.api.observe import ObservedRequests, log_websocket_failure, metrics_endpoint
 from takeamoment.api.people import PeopleController
+from takeamoment.api.push import PushController
 from takeamoment.api.readiness import ReadinessController
 from takeamoment.api.slots import BookingController, SlotController
 from takeamoment.calendar.feeds import calendar_route_handlers, settle_uid_domain
 from takeamoment.db.engine import Database
+from takeamoment.delivery.plugin import DeliveryPlugin
 from takeamoment.logs import app_logging_config
 from takeamoment.realtime.plugin import RealtimePlugin
 from takeamoment.redis_client import Breaker
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             *calendar_route_handlers(),
             MeController,
+            PushController,
             ReadinessController,
             AuditController,
             metrics_endpoint,
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             realtime.channels,
             realtime,
             SchedulerPlugin(db, realtime.hub, settings),
+            DeliveryPlugin(db, realtime.hub, settings),
             WebPlugin(settings),
         ],
         # Outermost first: every answer gets the headers, even a 429.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO, TypeVar
 
 import click
@@ -15,11 +17,13 @@ import uvicorn
 from takeamoment import metrics
 from takeamoment.db.engine import Database
 from takeamoment.db.migrate import SchemaNotAtHead, ensure_at_head, upgrade_to_head
+from takeamoment.delivery.catcher import MailCatcher
 from takeamoment.domain.errors import NotFound
 from takeamoment.logs import uvicorn_log_config
 from takeamoment.realtime.stream import MAX_INCOMING_BYTES
 from takeamoment.services.auth import issue_host_token
 from takeamoment.services.host_tokens import TokenInfo, list_host_tokens, revoke_token, token_id_of
+from takeamoment.services.outbox import configure
 from takeamoment.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -49,6 +53,8 @@ def _require_schema(settings: Settings) -> None:
 
 async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     db = Database(settings.database_url)
+    # Notices written here (the demo's invitations) get their words, links and email rows too.
+    configure(db, public_url=settings.public_url, email=bool(settings.smtp_url))
     try:
         return await work(db)
     finally:
@@ -196,9 +202,18 @@ def demo(then_serve: bool, host: str, port: int) -> None:
     from takeamoment.demo import seed_demo
 
     settings = _settings()
+    catcher = _demo_mail_catcher(settings) if then_serve else None
+    if catcher is not None:
+        settings = _settings()
     _migrate(settings)
     result = asyncio.run(_with_db(settings, lambda db: seed_demo(db, settings)))
     click.echo(str(result))
+    if catcher is not None:
+        click.echo(
+            f"Mails are caught locally ({catcher.url}): each one is written to"
+            f" {catcher.folder}/ as an .eml file; set TAKEAMOMENT_SMTP_URL to send them for real.",
+            err=True,
+        )
     sys.stdout.flush()
     if then_serve:
         _serve(host, port, 1)
@@ -241,6 +256,17 @@ def import_command(file: TextIO, slug: str | None, dry_run: bool) -> None:
     click.echo(report, err=not ok)
     if not ok:
         sys.exit(1)
+
+
+def _demo_mail_catcher(settings: Settings) -> MailCatcher | None:
+    """Without an SMTP server configured, the demo catches its own mails (see catcher.py)."""
+    if settings.smtp_url:
+        return None
+    catcher = MailCatcher(Path("demo-mail").resolve()).start()
+    os.environ["TAKEAMOMENT_SMTP_URL"] = catcher.url
+    os.environ.setdefault("TAKEAMOMENT_MAIL_FROM", "Take A Moment <demo@takeamoment.test>")
+    get_settings.cache_clear()
+    return catcher
 
 
 @main.command()

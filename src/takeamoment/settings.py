@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     # on this machine is ["127.0.0.1"] (and then loopback is no longer exempt from limits by
     # virtue of the proxy: each client behind it is counted as itself).
     forwarded_allow_ips: list[str] = []
+    # Email: ``smtp://[user:pass@]host:port[?starttls=true]`` or ``smtps://…``; unset, no email.
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    # SMTP connections the delivery worker keeps open and reuses, per process.
+    smtp_connections: int = 4
+    # True lets push endpoints (and later webhooks) use http and loopback or private addresses:
+    # for development and tests only.
+    outbound_allow_private: bool = False
+    # The delivery worker (push, email): sends at once per process, how often it looks for rows
+    # of other processes and retries due, how long a claim holds before a row counts as
+    # abandoned, and how many tries before it gives up.
+    delivery_concurrency: int = 16
+    delivery_poll_seconds: float = 5.0
+    delivery_lease_seconds: float = 120.0
+    delivery_max_attempts: int = 8
     log_level: str = "info"
     # "json": every log line (the app's and uvicorn's) is one JSON object, with the request id.
     log_format: Literal["text", "json"] = "text"

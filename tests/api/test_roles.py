@@ -56,6 +56,17 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/api/bookings/{booking_id:str}/decline"): "self",
     ("DELETE", "/api/bookings/{booking_id:str}"): "host",
     ("GET", "/api/me/notifications"): "person",
+    ("GET", "/api/me"): "person",
+    ("PATCH", "/api/me/preferences"): "person",
+    ("POST", "/api/me/push-subscriptions"): "person",
+    ("DELETE", "/api/me/push-subscriptions"): "person",
+    ("GET", "/api/push/key"): "anyone",
+    ("POST", "/api/people/{person_id:str}/access-link"): "host",
+    # The signed token in the path is the credential: a bad one is a 4xx page, never 401/403.
+    ("GET", "/mail/answer/{token:str}"): "anyone",
+    ("POST", "/mail/answer/{token:str}"): "anyone",
+    ("GET", "/mail/unsubscribe/{token:str}"): "anyone",
+    ("POST", "/mail/unsubscribe/{token:str}"): "anyone",
     ("GET", "/api/audit"): "host",
     ("GET", "/api/events/{slug:str}/audit"): "host",
     ("GET", "/healthz"): "anyone",
@@ -98,6 +109,12 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/people/{person_id:str}/availability"): [],
     ("POST", "/api/people/{person_id:str}/availability"): {"starts_at": at(8), "ends_at": at(20)},
     ("PATCH", "/api/people/{person_id:str}"): {},
+    ("PATCH", "/api/me/preferences"): {},
+    ("POST", "/api/me/push-subscriptions"): {
+        "endpoint": "https://127.0.0.1/push",  # refused (422) after the guard lets a person by
+        "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+    },
+    ("DELETE", "/api/me/push-subscriptions"): {"endpoint": "https://push.example/x"},
 }
 UNDECLARED_PREFIXES = ("/schema", "/static", "/_bench")  # the OpenAPI UI and files: public
 DENIED = {401, 403}
@@ -195,6 +212,7 @@ async def test_each_route_enforces_its_declared_role(client: Client, host_token:
         "booking_id": state["booking"]["id"],
         "channel": "main",
         "window_id": "no-such-window",
+        "token": "not-a-signed-token",
     }
     tokens = {
         "nobody": None,
@@ -305,6 +323,7 @@ async def test_every_authenticated_answer_of_the_api_and_the_host_pages_is_no_st
         "booking_id": state["booking"]["id"],
         "window_id": "no-such-window",
         "channel": "main",
+        "token": "not-a-signed-token",
     }
     callers = {"self": state["ana"]["token"], "host": host_token, "unknown": "tam_nope"}
     api_routes = [route for route in ROLES if route[1].startswith("/api/")]

@@ -47,6 +47,7 @@ from takeamoment.domain.errors import (
     StalePreview,
 )
 from takeamoment.request_id import current_request_id
+from takeamoment.services.outbound import OutboundRefused
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,13 @@ class NotBookableDoc(ClientException):
 
     status_code = HTTP_422_UNPROCESSABLE_ENTITY
     detail = "Not bookable"
+
+
+class RefusedUrlDoc(ClientException):
+    """Documents a 422: a URL we will not send to (not https, or not a public address)."""
+
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
+    detail = "URL refused"
 
 
 AUTH_ERRORS: list[type[HTTPException]] = [
@@ -138,6 +146,10 @@ def _forbidden(_: Request[Any, Any, Any], error: Forbidden) -> Response[dict[str
 
 
 def _not_bookable(_: Request[Any, Any, Any], error: NotBookable) -> Response[dict[str, Any]]:
+    return _error(422, str(error))
+
+
+def _refused_url(_: Request[Any, Any, Any], error: OutboundRefused) -> Response[dict[str, Any]]:
     return _error(422, str(error))
 
 
@@ -284,6 +296,7 @@ exception_handlers: ExceptionHandlersMap = {
     Forbidden: _forbidden,
     NotBookable: _not_bookable,
     InvalidSchedule: _invalid,
+    OutboundRefused: _refused_url,
     **dict.fromkeys(UNAVAILABLE_ERRORS, _unavailable),
     **dict.fromkeys(CONNECTING_ERRORS, _connecting),
     sa_exc.DBAPIError: _database_error,

@@ -16,7 +16,8 @@ from takeamoment.api.errors import (
     NOT_FOUND_ERRORS,
     NotBookableDoc,
 )
-from takeamoment.services import directory, people
+from takeamoment.services import access, directory, people
+from takeamoment.services.access import AccessLinkView
 from takeamoment.services.inputs import AvailabilityInput, PersonCreate, PersonUpdate
 from takeamoment.services.views import AvailabilityWindowView, PersonCreated, PersonPrivate
 
@@ -166,3 +167,15 @@ class PeopleController(Controller):
     ) -> dict[str, str]:
         caller.ensure_host_or(person_id)
         return {"feed_url": await people.rotate_feed_token(db, person_id, settings.public_url)}
+
+    @post(
+        "/{person_id:str}/access-link",
+        guards=[host_only],
+        status_code=201,
+        summary="A one-time sign-in link to /me, valid 24 h",
+        raises=ID_ERRORS,
+    )
+    async def access_link(
+        self, db: Db, settings: AppSettings, person_id: PathKey
+    ) -> AccessLinkView:
+        return await access.create_access_link(db, person_id, settings.public_url)

@@ -133,6 +133,9 @@ class Database:
         )
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
+        # Deployment facts a write transaction may need (the public URL for the links in
+        # notices, which channels exist): each write session starts with a copy in its ``info``.
+        self.session_info: dict[str, Any] = {}
         # Set by the app: where committed changes go (the real-time bus). Never called before
         # the commit, so nobody hears of a change that was rolled back.
         self.after_commit: Callable[[list[Outbound]], Awaitable[None]] | None = None
@@ -164,7 +167,10 @@ class Database:
         ):
             with attempt:
                 try:
-                    async with self._write_turn(), self._write_sessions() as session:
+                    async with (
+                        self._write_turn(),
+                        self._write_sessions(info=dict(self.session_info)) as session,
+                    ):
                         async with session.begin():
                             result = await work(session)
                         await self._deliver(session.info.get(OUTBOX_KEY, []))

@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 from takeamoment.db.app_settings import AppSetting
 from takeamoment.db.audit import AuditEntry
+from takeamoment.db.delivery import AccessLink, Delivery, PushSubscription
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.notifications import Notification
 from takeamoment.db.people import (
@@ -21,6 +22,7 @@ from takeamoment.db.slots import Booking, Slot
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AccessLink",
     "ApiToken",
     "AppSetting",
     "AuditEntry",
@@ -29,10 +31,12 @@ __all__ = [
     "Booking",
     "Change",
     "Channel",
+    "Delivery",
     "Event",
     "Host",
     "Notification",
     "Person",
+    "PushSubscription",
     "RetiredFeedToken",
     "Slot",
     "metadata",

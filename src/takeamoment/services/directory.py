@@ -6,10 +6,17 @@ from sqlalchemy import delete, func, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from takeamoment.db.delivery import AccessLink, Delivery, PushSubscription
 from takeamoment.db.engine import Database
 from takeamoment.db.events import Event
 from takeamoment.db.notifications import Notification
-from takeamoment.db.people import ApiToken, AvailabilityWindow, Person
+from takeamoment.db.people import (
+    ApiToken,
+    AuthSession,
+    AvailabilityWindow,
+    Person,
+    RetiredFeedToken,
+)
 from takeamoment.db.queries import (
     get_event_by_id,
     get_person,
@@ -153,7 +160,13 @@ async def delete_person(db: Database, person_id: str) -> None:
                     "slot": (await slot_public(session, event, slot)).model_dump(mode="json"),
                 }  # fmt: skip
                 await record_change(session, event, "booking.removed", body)
+        # Rows that name the person go first (deliveries name their notices too).
         for table, column in (
+            (Delivery, Delivery.person_id),
+            (PushSubscription, PushSubscription.person_id),
+            (AccessLink, AccessLink.person_id),
+            (AuthSession, AuthSession.person_id),
+            (RetiredFeedToken, RetiredFeedToken.person_id),
             (Notification, Notification.person_id),
             (Booking, Booking.person_id),
             (AvailabilityWindow, AvailabilityWindow.person_id),

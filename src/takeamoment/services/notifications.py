@@ -17,6 +17,7 @@ from takeamoment.db.notifications import Notification
 from takeamoment.db.people import Person
 from takeamoment.db.types import utcnow
 from takeamoment.domain.errors import Forbidden
+from takeamoment.services.outbox import on_notice
 
 MAX_NOTIFICATIONS_PER_PAGE = 1000
 
@@ -79,6 +80,7 @@ async def notify(
     )
     session.add(notification)
     if not missed:
+        await on_notice(session, notification, person)  # words, and a delivery row per channel
         publish_after_commit(session, person_topic(person_id), notification_message(notification))
     return notification
 

@@ -17,8 +17,9 @@ Two checks, on every unsafe request (POST, PUT, PATCH, DELETE) a cookie could au
 Litestar's ``CSRFMiddleware`` is a double-submit cookie with no tie to the session: a sibling
 origin that sets its own cookie and token passes it. So this is ours. It runs only where a
 cookie could be what authenticates — every page under ``/host``, and any request that carries
-the session cookie and no ``Authorization`` header. Bearer-token clients are never asked: a
-browser never adds an ``Authorization`` header to a forged request on its own.
+the session cookie and no ``Authorization`` header, except the one-click links of mails under
+``/mail/``, which a signed token in the path authenticates. Bearer-token clients are never
+asked: a browser never adds an ``Authorization`` header to a forged request on its own.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ from takeamoment.web.session import SessionCookies
 CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"
 HOST_PAGES_PREFIX = "/host"
+# One-click links from mails: the signed token in the path is what authenticates, never a
+# cookie, and a mail client's List-Unsubscribe-Post comes from no page at all.
+SIGNED_LINK_PREFIX = "/mail/"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAME_ORIGIN_SITES = frozenset({"same-origin", "none"})
 _FORMS = {RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART}
@@ -58,6 +62,8 @@ def needs_csrf(scope: Scope, cookies: SessionCookies) -> bool:
     path: str = scope["path"]
     if path == HOST_PAGES_PREFIX or path.startswith(HOST_PAGES_PREFIX + "/"):
         return True
+    if path.startswith(SIGNED_LINK_PREFIX):
+        return False
     request: AnyRequest = Request(scope)
     return "authorization" not in request.headers and cookies.session_name in request.cookies
 

@@ -17,6 +17,7 @@ from takeamoment.web import views
 from takeamoment.web.csrf import SessionCsrfMiddleware
 from takeamoment.web.editor import EditorPages
 from takeamoment.web.host import HostPages
+from takeamoment.web.mail_links import MailPages
 from takeamoment.web.pages import PublicPages
 from takeamoment.web.session import SessionCookies, install
 
@@ -48,6 +49,7 @@ class WebPlugin(InitPluginProtocol):
                 PublicPages,
                 HostPages,
                 EditorPages,
+                MailPages,
                 create_static_files_router(
                     path="/static",
                     directories=[STATIC],

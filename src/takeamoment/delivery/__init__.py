@@ -1,0 +1,1 @@
+"""Delivery beyond the socket: the outbox worker, Web Push and email."""

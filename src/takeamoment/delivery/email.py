@@ -1,0 +1,183 @@
+"""Email: notices composed as text and HTML, sent over SMTP with ``aiosmtplib``.
+
+``TAKEAMOMENT_SMTP_URL`` is ``smtp://[user:pass@]host:port[?starttls=true]`` or ``smtps://…``
+(TLS from the first byte). A small pool of connections is kept open and reused: a new SMTP
+session per mail costs a handshake (and a TLS one) each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from takeamoment.services.mail_links import MailLinks
+
+SMTP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    use_tls: bool
+    start_tls: bool
+    username: str | None
+    password: str | None
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """``TAKEAMOMENT_SMTP_URL`` read; ValueError saying what is wrong with it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError("TAKEAMOMENT_SMTP_URL must be smtp://host:port or smtps://host:port")
+    query = parse_qs(parts.query)
+    start_tls = query.get("starttls", ["false"])[0].lower() in ("true", "1", "yes")
+    use_tls = parts.scheme == "smtps"
+    return SmtpConfig(
+        host=parts.hostname,
+        port=parts.port or (465 if use_tls else 25),
+        use_tls=use_tls,
+        start_tls=start_tls and not use_tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class PermanentMailError(Exception):
+    """The server refused the mail for good (a 5xx): sending it again will not help."""
+
+
+class SmtpPool:
+    """Up to ``size`` SMTP connections, each used by one mail at a time and then kept."""
+
+    def __init__(self, config: SmtpConfig, size: int) -> None:
+        self.config = config
+        self.size = max(1, size)
+        self._idle: list[aiosmtplib.SMTP] = []
+        self._turns = asyncio.Semaphore(self.size)
+
+    def _new(self) -> aiosmtplib.SMTP:
+        c = self.config
+        return aiosmtplib.SMTP(
+            hostname=c.host,
+            port=c.port,
+            use_tls=c.use_tls,
+            start_tls=c.start_tls,
+            username=c.username,
+            password=c.password,
+            timeout=SMTP_TIMEOUT_S,
+        )
+
+    async def send(self, message: EmailMessage) -> None:
+        """Send one mail; PermanentMailError for a 5xx, any other error may be retried."""
+        async with self._turns:
+            reused = bool(self._idle)
+            client = self._idle.pop() if reused else self._new()
+            try:
+                await self._send_on(client, message)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                # The server closed an idle connection: nothing of this mail went out.
+                client = self._new()
+                await self._send_on(client, message)
+            self._idle.append(client)
+
+    async def _send_on(self, client: aiosmtplib.SMTP, message: EmailMessage) -> None:
+        try:
+            if not client.is_connected:
+                await client.connect()
+            await client.send_message(message)
+        except aiosmtplib.SMTPResponseException as error:
+            await _close(client)
+            if error.code >= 500:
+                raise PermanentMailError(f"{error.code} {error.message}") from error
+            raise
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            await _close(client)
+            raise PermanentMailError(str(error)) from error
+        except BaseException:
+            await _close(client)
+            raise
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for client in idle:
+            with contextlib.suppress(Exception):
+                await client.quit()
+
+
+async def _close(client: aiosmtplib.SMTP) -> None:
+    with contextlib.suppress(Exception):
+        client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    person_id: str
+    name: str
+    email: str
+
+
+def compose(
+    message: dict[str, Any],
+    recipient: Recipient,
+    *,
+    mail_from: str,
+    links: MailLinks,
+    message_id: str,
+) -> EmailMessage:
+    """One notice as an email: its words as text and HTML, its links, and List-Unsubscribe.
+
+    ``message_id`` stays the same when the same delivery is sent again, so a receiving system
+    that sees it twice can tell.
+    """
+    title, body, url = str(message["title"]), str(message["body"]), str(message["url"])
+    actions: list[tuple[str, str]] = []
+    if message.get("kind") == "booking.invited" and message.get("booking_id"):
+        booking_id = str(message["booking_id"])
+        actions = [
+            ("Accept", links.answer_url(booking_id, "accept")),
+            ("Decline", links.answer_url(booking_id, "decline")),
+        ]
+    unsubscribe = links.unsubscribe_url(recipient.person_id)
+    mail = EmailMessage()
+    mail["Subject"] = title
+    mail["From"] = mail_from
+    mail["To"] = formataddr((recipient.name, recipient.email))
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = message_id
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["List-Unsubscribe"] = f"<{unsubscribe}>"
+    mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058
+    mail.set_content(_text(body, url, actions, unsubscribe))
+    mail.add_alternative(_html(title, body, url, actions, unsubscribe), subtype="html")
+    return mail
+
+
+def _text(body: str, url: str, actions: list[tuple[str, str]], unsubscribe: str) -> str:
+    lines = [body, ""]
+    lines += [f"{label}: {link}" for label, link in actions]
+    lines += [f"Open: {url}", "", f"To stop these emails: {unsubscribe}", ""]
+    return "\n".join(lines)
+
+
+def _html(title: str, body: str, url: str, actions: list[tuple[str, str]], unsubscribe: str) -> str:
+    e = html.escape
+    buttons = " ".join(f'<a href="{e(link)}">{e(label)}</a>' for label, link in actions)
+    return (
+        "<!doctype html><html><body>"
+        f"<h1>{e(title)}</h1><p>{e(body)}</p>"
+        + (f"<p>{buttons}</p>" if buttons else "")
+        + f'<p><a href="{e(url)}">Open takeamoment</a></p>'
+        f'<p><small><a href="{e(unsubscribe)}">Stop these emails</a></small></p>'
+        "</body></html>"
+    )

@@ -1,0 +1,304 @@
+"""The delivery worker: sends the outbox's push and email rows after commit, in any process.
+
+It wakes when this process hears a notice committed (a hub listener on the person topics; with
+Redis every process hears it) and polls every ``delivery_poll_seconds`` for rows of processes
+that died, and for retries that fell due. Claims come in batches; sends run concurrently up to
+``delivery_concurrency``; outcomes are recorded in batches as they come in (see ``queue.py``).
+
+**Once per channel, precisely.** A delivery is sent after the transaction that wrote it
+committed, so a notice that was rolled back is never sent, and one committed just before a
+crash is sent by the next process to poll. A row is claimed (committed as ``sending``) before
+its send starts and marked ``sent`` right after the service accepted it. The one window where
+a crash can send twice is between the push service's or SMTP server's acceptance and the
+commit of ``sent`` (the 50 ms an outcome waits to be recorded with others, plus the commit):
+the row's lease then runs out and it is sent again. Both channels make that second copy
+recognisable: a push carries the same ``Topic`` (a push service replaces a queued message with
+the same topic) and the notice's ``id`` (the service worker shows it with that ``tag``,
+replacing the first), an email the same ``Message-ID``. Outside that window nothing is sent
+twice: rows claimed but not yet sent when a process dies are sent once when their lease runs
+out, rows not claimed by the next claim; a send that failed is retried with exponential
+backoff and jitter, and given up after ``delivery_max_attempts`` tries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from tenacity import RetryCallState, wait_exponential_jitter
+
+from takeamoment.db.engine import Database
+from takeamoment.db.types import utcnow
+from takeamoment.delivery.email import PermanentMailError, Recipient, SmtpPool, compose
+from takeamoment.delivery.push import URGENT_KINDS, PushSender, push_payload
+from takeamoment.delivery.queue import Job, Outcome, claim, record
+from takeamoment.services.mail_links import MailLinks
+from takeamoment.services.notifications import notification_message
+
+logger = logging.getLogger(__name__)
+
+CLAIM_BATCH = 200
+# Claimed rows per channel: this many times what may be sent at once (at most CLAIM_BATCH),
+# and a claim waits until at least half of that is free: few, large claims. A claimed row waits
+# for its turn in this process; if the process dies first, it is sent when its lease runs out.
+BACKLOG = 32
+RECORD_RETRY_S = 1.0
+RECORD_GATHER_S = 0.05
+RECORD_BATCH = 100
+STOP_GRACE_S = 5.0
+_BACKOFF = wait_exponential_jitter(multiplier=5, max=1800, jitter=5)
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Seconds before try ``attempt + 1``: 5, 10, 20, … up to 30 minutes, plus up to 5 s jitter."""
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = attempt
+    return float(_BACKOFF(state))
+
+
+class Mailer:
+    """What email needs: the pool, the sender, the signed links and the Message-ID domain."""
+
+    def __init__(self, pool: SmtpPool, mail_from: str, links: MailLinks, domain: str) -> None:
+        self.pool, self.mail_from, self.links, self.domain = pool, mail_from, links, domain
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        concurrency: int,
+        poll_seconds: float,
+        lease: timedelta,
+        max_attempts: int,
+    ) -> None:
+        self.db = db
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.push: PushSender | None = None
+        # Run before the first claim, and again until it succeeds (it may need the database).
+        self.prepare: Callable[[], Awaitable[None]] | None = None
+        self.mailer: Mailer | None = None
+        self._wake = asyncio.Event()
+        self._in_flight: dict[str, set[asyncio.Task[None]]] = {"push": set(), "email": set()}
+        # Pushes under way at once (emails wait for one of the SMTP pool's connections).
+        self._push_turns = asyncio.Semaphore(concurrency)
+        self._outcomes: list[Outcome] = []
+        self._outcomes_ready = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.running = False
+
+    def on_message(self, topic: str, message: dict[str, Any]) -> None:
+        """A hub listener: a notice was committed (here or, through Redis, elsewhere)."""
+        if topic.startswith("person:"):
+            self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self.running = True
+        self._tasks = [
+            asyncio.create_task(self._run(), name="takeamoment-delivery"),
+            asyncio.create_task(self._record_loop(), name="takeamoment-delivery-record"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop claiming; give sends under way a moment to finish and be recorded."""
+        self.running = False
+        self._wake.set()
+        in_flight = set().union(*self._in_flight.values())
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=STOP_GRACE_S)
+        for task in [*in_flight, *self._tasks]:
+            task.cancel()
+        for task in [*in_flight, *self._tasks]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):  # what finished, recorded; the rest waits its lease
+            await record(self.db, self._take_outcomes())
+        if self.push is not None:
+            await self.push.close()
+        if self.mailer is not None:
+            await self.mailer.pool.close()
+
+    async def _run(self) -> None:
+        while self.running:
+            self._wake.clear()
+            try:
+                if self.prepare is not None:
+                    await self.prepare()
+                    self.prepare = None
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database away, say: the next wake or poll tries again
+                logger.exception("delivery: could not claim deliveries; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+
+    def _room(self) -> dict[str, int]:
+        """How many more of each channel may be claimed: ``BACKLOG`` times what may be sent at
+        once, so claims come in batches (one transaction each) and sends never wait for one."""
+        at_once = {
+            "push": self.concurrency,
+            "email": self.mailer.pool.size if self.mailer is not None else 1,
+        }
+        room = {}
+        for channel, n in at_once.items():
+            cap = min(CLAIM_BATCH, BACKLOG * n)
+            free = cap - len(self._in_flight[channel])
+            room[channel] = free if free >= cap // 2 else 0
+        return room
+
+    async def drain(self) -> None:
+        """Claim and start sends until nothing is due, each channel within its room.
+
+        A channel without room may still have rows due: then wait for one of its sends to
+        finish and claim again, rather than leave them to the next poll.
+        """
+        while self.running:
+            room = self._room()
+            open_rooms = {channel: n for channel, n in room.items() if n > 0}
+            jobs = await claim(self.db, open_rooms, self.lease) if open_rooms else []
+            for job in jobs:
+                task = asyncio.create_task(self._deliver(job))
+                in_flight = self._in_flight[job.delivery.channel]
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if jobs:
+                continue
+            full = set().union(*(self._in_flight[c] for c, n in room.items() if n <= 0))
+            if not full:
+                return
+            await asyncio.wait(full, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _deliver(self, job: Job) -> None:
+        if job.in_doubt:
+            logger.warning(
+                "delivery %s (%s) was claimed before and never recorded; sending it again",
+                job.delivery.id,
+                job.delivery.channel,
+            )
+        try:
+            if job.delivery.channel == "push":
+                async with self._push_turns:
+                    outcome = await self._send_push(job)
+            else:
+                outcome = await self._send_email(job)
+        except Exception as error:  # a bug or an unexpected error: retried like a failure
+            logger.exception("delivery %s failed", job.delivery.id)
+            outcome = self._failed(job, repr(error)[:200])
+        self._outcomes.append(outcome)
+        self._outcomes_ready.set()
+
+    # --- outcomes -------------------------------------------------------------------------
+
+    def _take_outcomes(self) -> list[Outcome]:
+        taken, self._outcomes = self._outcomes, []
+        return taken
+
+    async def _record_loop(self) -> None:
+        while True:
+            await self._outcomes_ready.wait()
+            if len(self._outcomes) < RECORD_BATCH:
+                # Let a burst's outcomes gather: one transaction for many, not one each. This is
+                # also how long a sent row may stay unrecorded (the module doc's window).
+                await asyncio.sleep(RECORD_GATHER_S)
+            self._outcomes_ready.clear()
+            batch = self._take_outcomes()
+            try:
+                await record(self.db, batch)
+            except asyncio.CancelledError:
+                self._outcomes[:0] = batch
+                raise
+            except Exception:
+                logger.exception("delivery: could not record %d outcomes; retrying", len(batch))
+                self._outcomes[:0] = batch
+                await asyncio.sleep(RECORD_RETRY_S)
+                self._outcomes_ready.set()
+
+    def _sent(self, job: Job, done: list[str] | None = None) -> Outcome:
+        now = utcnow()
+        return Outcome(job.delivery.id, job.delivery.attempts, "sent", now, None, now, done or [])
+
+    def _gave_up(self, job: Job, error: str, done: list[str] | None = None) -> Outcome:
+        return Outcome(
+            job.delivery.id, job.delivery.attempts, "gave_up", utcnow(), error, None, done or []
+        )
+
+    def _failed(self, job: Job, error: str, done: list[str] | None = None) -> Outcome:
+        attempts = job.delivery.attempts
+        if attempts >= self.max_attempts:
+            return self._gave_up(job, f"{error} (after {attempts} tries)", done)
+        retry_at: datetime = utcnow() + timedelta(seconds=backoff_seconds(attempts))
+        return Outcome(job.delivery.id, attempts, "failed", retry_at, error, None, done or [])
+
+    # --- channels -------------------------------------------------------------------------
+
+    async def _send_push(self, job: Job) -> Outcome:
+        if self.push is None:
+            return self._gave_up(job, "push is not set up")
+        if not job.person.push_enabled:
+            return self._gave_up(job, "push turned off")
+        done = list(job.delivery.done)
+        todo = [s for s in job.subscriptions if s.id not in done]
+        if not todo:
+            return self._gave_up(job, "no push subscription") if not done else self._sent(job, done)
+        notification = job.notification
+        payload = push_payload(notification_message(notification))
+        results = await asyncio.gather(
+            *(
+                self.push.send(
+                    s.endpoint,
+                    s.p256dh,
+                    s.auth,
+                    payload,
+                    topic=job.delivery.id,
+                    urgent=notification.kind in URGENT_KINDS,
+                )
+                for s in todo
+            )
+        )
+        sent = [s.id for s, r in zip(todo, results, strict=True) if r.outcome == "sent"]
+        forget = [s.id for s, r in zip(todo, results, strict=True) if r.outcome == "gone"]
+        settled = [s.id for s, r in zip(todo, results, strict=True) if r.outcome != "retry"]
+        done += settled
+        retry = [r.error or "error" for r in results if r.outcome == "retry"]
+        errors = [r.error or "error" for r in results if r.outcome != "sent"]
+        if retry:
+            outcome = self._failed(job, f"push failed: {retry[0]}", done)
+        elif sent or job.delivery.sent_at is not None:
+            outcome = self._sent(job, done)
+        else:
+            outcome = self._gave_up(job, f"push failed: {errors[0]}", done)
+        outcome.forget = forget
+        return outcome
+
+    async def _send_email(self, job: Job) -> Outcome:
+        person, mailer = job.person, self.mailer
+        if mailer is None:
+            return self._gave_up(job, "email is not set up")
+        if not person.email or not person.email_enabled:
+            return self._gave_up(job, "email turned off")
+        mail = compose(
+            notification_message(job.notification),
+            Recipient(person_id=person.id, name=person.name, email=person.email),
+            mail_from=mailer.mail_from,
+            links=mailer.links,
+            message_id=f"<{job.delivery.id}@{mailer.domain}>",
+        )
+        try:
+            await mailer.pool.send(mail)
+        except PermanentMailError as error:
+            return self._gave_up(job, f"email refused: {error}")
+        except Exception as error:  # connection refused, timeouts, 4xx: try again later
+            return self._failed(job, f"email failed: {type(error).__name__} {error}"[:300])
+        return self._sent(job)

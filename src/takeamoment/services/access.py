@@ -1,0 +1,89 @@
+"""Getting a creator or therapist back in: a fresh token, or a one-time sign-in link.
+
+A new token ends every earlier one of the person. An access link is valid for
+``ACCESS_LINK_TTL`` and for one use; only the SHA-256 of its token is stored. The page that
+redeems it (``/me/access/<token>``, with a session cookie) is built on ``redeem_access_link``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col, select
+
+from takeamoment.db.delivery import AccessLink
+from takeamoment.db.engine import Database
+from takeamoment.db.queries import get_person
+from takeamoment.db.types import utcnow
+from takeamoment.services.outbox import public_link
+from takeamoment.services.tokens import hash_token, new_token
+
+ACCESS_LINK_TTL = timedelta(hours=24)
+ACCESS_LINK_PREFIX = "tama_"  # noqa: S105 - a prefix, not a secret
+ACCESS_LINK_PATH = "/me/access/"
+
+
+class AccessLinkRefused(Exception):
+    """The link is unknown, used or expired; ``reason`` says which."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"this sign-in link is {reason}")
+
+
+class AccessLinkView(SQLModel):
+    url: str
+    expires_at: datetime
+
+
+async def create_access_link(db: Database, person_id: str, public_url: str) -> AccessLinkView:
+    """A one-time link to ``/me`` for the person, valid for a day."""
+    token = new_token(ACCESS_LINK_PREFIX)
+
+    async def work(session: AsyncSession) -> datetime:
+        await get_person(session, person_id)
+        link = AccessLink(
+            person_id=person_id,
+            token_hash=hash_token(token),
+            expires_at=utcnow() + ACCESS_LINK_TTL,
+        )
+        session.add(link)
+        return link.expires_at
+
+    expires_at = await db.write(work)
+    return AccessLinkView(
+        url=public_link(public_url, ACCESS_LINK_PATH + token), expires_at=expires_at
+    )
+
+
+async def redeem_access_link(db: Database, token: str) -> str:
+    """The person the link signs in, marking it used; AccessLinkRefused if it cannot be used.
+
+    The conditional update is the single use: of two redeems at once, one finds it unused.
+    """
+    token_hash = hash_token(token)
+
+    async def work(session: AsyncSession) -> str:
+        now = utcnow()
+        used = await session.execute(
+            update(AccessLink)
+            .where(
+                col(AccessLink.token_hash) == token_hash,
+                col(AccessLink.used_at).is_(None),
+                col(AccessLink.expires_at) > now,
+            )
+            .values(used_at=now)
+            .returning(col(AccessLink.person_id))
+        )
+        person_id = used.scalar_one_or_none()
+        if person_id is not None:
+            return str(person_id)
+        query = select(AccessLink).where(AccessLink.token_hash == token_hash)
+        link = (await session.execute(query)).scalar_one_or_none()
+        if link is None:
+            raise AccessLinkRefused("unknown")
+        raise AccessLinkRefused("already used" if link.used_at is not None else "expired")
+
+    return await db.write(work)
