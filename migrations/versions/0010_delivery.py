@@ -96,13 +96,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_delivery_due", ["state", "next_attempt_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_delivery_person_id"), ["person_id"], unique=False)
 
-    with op.batch_alter_table("person", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("email_enabled", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
-        batch_op.add_column(
-            sa.Column("push_enabled", sa.Boolean(), nullable=False, server_default=sa.true())
-        )
+    # Plain ALTER TABLE ADD COLUMN, not a batch copy: on SQLite a copy of ``person`` would drop
+    # its expression index on lower(handle), which reflection cannot see.
+    op.add_column(
+        "person", sa.Column("email_enabled", sa.Boolean(), nullable=False, server_default=sa.true())
+    )
+    op.add_column(
+        "person", sa.Column("push_enabled", sa.Boolean(), nullable=False, server_default=sa.true())
+    )
 
     # ### end Alembic commands ###
 
@@ -112,6 +113,8 @@ def downgrade() -> None:
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.drop_column("push_enabled")
         batch_op.drop_column("email_enabled")
+    if op.get_bind().dialect.name == "sqlite":  # the batch copy lost the expression index
+        op.create_index("ux_person_handle_lower", "person", [sa.text("lower(handle)")], unique=True)
 
     with op.batch_alter_table("delivery", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_delivery_person_id"))
