@@ -282,7 +282,7 @@ async def build_event(client: httpx.AsyncClient, auth: dict[str, str], slots: in
 @contextlib.asynccontextmanager
 async def ours(args: argparse.Namespace) -> AsyncIterator[Ours]:
     """``takeamoment serve`` on a fresh SQLite database, with one published event built."""
-    async with running_servers(backend="sqlite") as cluster:
+    async with running_servers(backend="sqlite", serve_args=("--server", args.server)) as cluster:
         server = cluster.servers[0]
         async with new_client(server.port, 4) as client:
             try:
@@ -329,11 +329,27 @@ async def wait_healthy(client: httpx.AsyncClient, process: asyncio.subprocess.Pr
 
 
 def rss_kib(pid: int) -> int:
-    """Resident memory of a process, from ``/proc/<pid>/status`` (``VmRSS``, in KiB)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise BenchError(f"no VmRSS for process {pid}")
+    """Resident memory of a process and its descendants (a server's worker processes), from
+    ``/proc/<pid>/status`` (``VmRSS``, in KiB)."""
+    total = 0
+    for one in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    if not total:
+        raise BenchError(f"no VmRSS for process {pid}")
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, children first."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
 
 
 def child_processes(pid: int) -> int:
@@ -672,6 +688,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         choices=("auto", "live-end", "patch"),
         default="auto",
         help="host change: /live and /end when the server has them (auto), or PATCH of a title",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("uvicorn", "granian"),
+        default="uvicorn",
+        help="the HTTP server ours runs on (takeamoment serve --server); default uvicorn",
     )
     parser.add_argument("--fallback-bytes", type=int, default=600, help=argparse.SUPPRESS)
     parser.add_argument(

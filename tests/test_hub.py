@@ -87,4 +87,4 @@ async def test_a_parked_viewer_is_written_to_in_place_in_order() -> None:
         sent_without_waiting = [json.loads(text)["seq"] for text in socket.sent]
         task.cancel()
     assert sent_without_waiting == list(range(1, 21))
-    assert not subscription.overflowed.is_set()
+    assert not subscription.overflowed

@@ -7,7 +7,7 @@ import gc
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import uvicorn
@@ -22,6 +22,9 @@ from takeamoment.services.host_tokens import TokenInfo, list_host_tokens, revoke
 from takeamoment.settings import Settings, get_settings
 
 T = TypeVar("T")
+
+SERVERS = ("uvicorn", "granian")
+DEFAULT_SERVER = "uvicorn"
 
 
 def _settings() -> Settings:
@@ -43,7 +46,7 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]])
         await db.dispose()
 
 
-def _serve(host: str, port: int, workers: int) -> None:
+def _serve(host: str, port: int, workers: int, server: str = DEFAULT_SERVER) -> None:
     settings = _settings()
     if workers > 1 and not settings.redis_url:
         raise click.ClickException(
@@ -52,15 +55,28 @@ def _serve(host: str, port: int, workers: int) -> None:
         )
     _migrate(settings)
     settings.resolved_secret_key()  # create it before workers race to do so
-    # Fan-out to thousands of viewers makes many short-lived objects; with the default
-    # thresholds the collector ran ~250 times over 20 changes to 5,000 viewers (bench/fanout.py).
+    tune_collector()
+    if server == "granian":
+        _run_granian(host, port, workers, settings)
+    else:
+        _run_uvicorn(host, port, workers, settings)
+
+
+def tune_collector() -> None:
+    """Fan-out to thousands of viewers makes many short-lived objects; with the default
+    thresholds the collector ran ~250 times over 20 changes to 5,000 viewers (bench/fanout.py)."""
     gc.set_threshold(50_000, 50, 100)
+
+
+def _run_uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
     uvicorn.run(
         "takeamoment.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
+        loop="uvloop",
+        http="httptools",
         ws="websockets-sansio",
         # Deflate costs up to ~300 KiB per connection; our messages are small.
         ws_per_message_deflate=False,
@@ -68,6 +84,37 @@ def _serve(host: str, port: int, workers: int) -> None:
         log_level=settings.log_level,
         log_config=uvicorn_log_config(),  # access lines carry URLs: redact their tokens
     )
+
+
+def granian_app() -> Any:
+    """The app as each Granian worker process builds it (workers are spawned, not forked)."""
+    from takeamoment.app import create_app
+
+    tune_collector()
+    return create_app()
+
+
+def _run_granian(host: str, port: int, workers: int, settings: Settings) -> None:
+    try:
+        from granian.constants import Interfaces, Loops
+        from granian.log import LogLevels
+        from granian.server import Server
+    except ImportError as error:
+        raise click.ClickException(
+            "--server granian needs the granian package (pip install granian)"
+        ) from error
+
+    Server(
+        "takeamoment.cli:granian_app",
+        address=host,
+        port=port,
+        workers=workers,
+        interface=Interfaces.ASGI,
+        factory=True,
+        loop=Loops.uvloop,
+        websockets=True,
+        log_level=LogLevels(settings.log_level.lower()),
+    ).serve()
 
 
 @click.group()
@@ -79,9 +126,16 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default=DEFAULT_SERVER,
+    show_default=True,
+    help="The HTTP server (bench/http.py compares them).",
+)
+def serve(host: str, port: int, workers: int, server: str) -> None:
     """Migrate the database to head, then serve the app."""
-    _serve(host, port, workers)
+    _serve(host, port, workers, server)
 
 
 @main.group()

@@ -30,6 +30,7 @@ class RealtimePlugin(InitPluginProtocol):
         self.bus.on_resubscribed = partial(offer_latest, db, self.hub)
         self.presence = Presence(self.hub, self.redis, settings.bus_channel)
         self.hub.on_membership.append(self.presence.changed)
+        self.hub.listeners.append(self.snapshots.heard)
         db.after_commit = self.bus.publish
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:

@@ -1,34 +1,93 @@
-"""One snapshot per event and seq, shared by every viewer who connects while it is current.
+"""One snapshot per event and seq, encoded once and shared by every viewer who connects while it
+is current; the current seq itself read at most about once a second per event.
 
 Building a snapshot reads every slot and its people and renders them; when thousands of viewers
 connect at once (the event starts, a link goes out) each would do that for the same seq. Every
 change to a schedule moves the event's seq, so a snapshot taken at the current seq is still
-exact: a viewer pays one small read of the seq and gets the shared one.
+exact, and its JSON is the same bytes for everyone: it is encoded once.
+
+Even the small read of the seq was most of the cost of an arrival storm (aiosqlite runs each
+query on its own thread: 10,000 viewers, 10,000 reads). So once the database has said that the
+cached snapshot is current, the process trusts it for ``TRUST_S`` seconds, as long as it hears
+no message of that event (``heard``, a hub listener; any message ends the trust at once). A
+viewer always subscribes before it asks (``ws.py``), so a change committed meanwhile, here or in
+another process, reaches it after the snapshot and nothing is skipped; the trust only bounds
+how long a change that never reached this process's bus (Redis dropped it) can go unseen by
+a new viewer, as it already goes unseen by the viewers connected here until the next change
+fills the hole.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from typing import Any
 
 from takeamoment.db.engine import Database
+from takeamoment.realtime.hub import Outgoing
+from takeamoment.services.changes import event_topic
 from takeamoment.services.schedule import published_seq, snapshot_message
 
 MAX_EVENTS = 64  # snapshots kept, newest used first; events beyond this are rebuilt on demand
+TRUST_S = 1.0  # how long a seq the database confirmed is taken as current without asking again
+_EVENT_PREFIX = event_topic("")
 
 
 class Snapshots:
-    """This process's latest snapshot of each event; read-only for callers (it is shared)."""
+    """This process's latest snapshot of each event, encoded; read-only for callers (shared)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._latest: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._latest: OrderedDict[str, Outgoing] = OrderedDict()
         self._building: dict[str, asyncio.Lock] = {}
+        # slug: when the database last said the cached snapshot is current (monotonic).
+        self._confirmed: dict[str, float] = {}
+        # slug: bumped by every message heard, so a read that raced a change confirms nothing.
+        self._heard: dict[str, int] = {}
+        self._seq_reads: dict[str, asyncio.Future[int]] = {}
+        self.seq_reads = 0  # reads of the seq made (tests and benchmarks look)
 
-    async def current(self, slug: str) -> dict[str, Any]:
+    def heard(self, topic: str, message: dict[str, Any]) -> None:
+        """A message of ``topic`` reached this process: its event's seq is no longer known."""
+        if topic.startswith(_EVENT_PREFIX):
+            slug = topic.removeprefix(_EVENT_PREFIX)
+            self._confirmed.pop(slug, None)
+            self._heard[slug] = self._heard.get(slug, 0) + 1
+
+    async def current(self, slug: str) -> Outgoing:
         """The snapshot at the event's current seq; NotFound unless it is published."""
-        seq = await published_seq(self.db, slug)
+        cached = self._latest.get(slug)
+        confirmed = self._confirmed.get(slug)
+        if cached is not None and confirmed is not None and time.monotonic() - confirmed < TRUST_S:
+            self._latest.move_to_end(slug)
+            return cached
+        heard, asked_at = self._heard.get(slug, 0), time.monotonic()
+        seq = await self._read_seq(slug)
+        snapshot = await self._at_least(slug, seq)
+        if self._heard.get(slug, 0) == heard and snapshot.seq == seq:
+            self._confirmed[slug] = asked_at
+        return snapshot
+
+    async def _read_seq(self, slug: str) -> int:
+        """The event's seq from the database; viewers asking together share one read."""
+        reading = self._seq_reads.get(slug)
+        if reading is None:
+            reading = asyncio.ensure_future(self._count_read(slug))
+            self._seq_reads[slug] = reading
+            reading.add_done_callback(lambda done: self._read_done(slug, done))
+        return await asyncio.shield(reading)
+
+    def _read_done(self, slug: str, done: asyncio.Future[int]) -> None:
+        self._seq_reads.pop(slug, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here too, in case every viewer waiting on it left
+
+    async def _count_read(self, slug: str) -> int:
+        self.seq_reads += 1
+        return await published_seq(self.db, slug)
+
+    async def _at_least(self, slug: str, seq: int) -> Outgoing:
         if (cached := self._fresh(slug, seq)) is not None:
             return cached
         # Viewers arriving together wait for one build rather than each doing their own.
@@ -36,21 +95,22 @@ class Snapshots:
         async with lock:
             if (cached := self._fresh(slug, seq)) is not None:
                 return cached
-            snapshot = await snapshot_message(self.db, slug)
+            snapshot = Outgoing.of(await snapshot_message(self.db, slug))
             self._keep(slug, snapshot)
         if not lock.locked():
             self._building.pop(slug, None)
         return snapshot
 
-    def _fresh(self, slug: str, seq: int) -> dict[str, Any] | None:
+    def _fresh(self, slug: str, seq: int) -> Outgoing | None:
         cached = self._latest.get(slug)
-        if cached is None or cached["seq"] < seq:
+        if cached is None or cached.seq < seq:
             return None
         self._latest.move_to_end(slug)
         return cached
 
-    def _keep(self, slug: str, snapshot: dict[str, Any]) -> None:
+    def _keep(self, slug: str, snapshot: Outgoing) -> None:
         self._latest[slug] = snapshot
         self._latest.move_to_end(slug)
         while len(self._latest) > MAX_EVENTS:
-            self._latest.popitem(last=False)
+            gone, _ = self._latest.popitem(last=False)
+            self._confirmed.pop(gone, None)

@@ -17,7 +17,7 @@ from takeamoment.api.auth_limits import (
 )
 from takeamoment.db.engine import Database
 from takeamoment.domain.errors import NotFound
-from takeamoment.realtime.hub import Hub
+from takeamoment.realtime.hub import Hub, Outgoing
 from takeamoment.realtime.limits import per_client_connection_limit
 from takeamoment.realtime.snapshots import Snapshots
 from takeamoment.realtime.stream import (
@@ -79,15 +79,15 @@ async def _refuse(socket: Socket, code: int, reason: str) -> None:
 
 async def _event_start(
     db: Database, snapshots: Snapshots, slug: str, since: int | None
-) -> tuple[list[Any], int]:
+) -> tuple[list[Outgoing], int]:
     """What a viewer gets first: the replay after ``since`` when we can, else a snapshot."""
     snapshot = await snapshots.current(slug)  # also raises NotFound for drafts
-    if since is None or since > snapshot["seq"]:
-        return [snapshot], snapshot["seq"]
+    if since is None or since > snapshot.seq:
+        return [snapshot], snapshot.seq
     replay = await _all_after(lambda after: changes_after(db, slug, after), since)
     if replay and replay[0]["seq"] != since + 1:  # the log no longer reaches back that far
-        return [snapshot], snapshot["seq"]
-    return replay, replay[-1]["seq"] if replay else since
+        return [snapshot], snapshot.seq
+    return [Outgoing.of(m) for m in replay], replay[-1]["seq"] if replay else since
 
 
 @websocket("/ws/events/{slug:str}", middleware=[per_client_connection_limit])
@@ -144,9 +144,9 @@ async def my_stream(socket: Socket) -> None:
         await _until_revoked(db, token, socket.app.state.settings.ws_reauth_seconds)
 
     with hub.subscribe(person_topic(person_id)) as subscription:
-        start = await _all_after(load_after, since)
+        start = [Outgoing.of(m) for m in await _all_after(load_after, since)]
         await socket.accept()
-        last_seq = start[-1]["seq"] if start else since
+        last_seq = start[-1].seq if start else since
         await pump(socket, subscription, start, last_seq, load_after, until_revoked)
     return None
 
