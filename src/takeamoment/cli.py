@@ -77,7 +77,8 @@ def _run_uvicorn(host: str, port: int, workers: int, settings: Settings) -> None
         workers=workers,
         loop="uvloop",
         http="httptools",
-        ws="websockets-sansio",
+        # uvicorn's websockets-sansio protocol, holding less per idle connection.
+        ws="takeamoment.realtime.wsprotocol:LeanWebSocketsProtocol",
         # Deflate costs up to ~300 KiB per connection; our messages are small.
         ws_per_message_deflate=False,
         ws_max_size=MAX_INCOMING_BYTES,

@@ -24,6 +24,12 @@ async def _published(client: Client, host_token: str) -> str:
     return str(slot["id"])
 
 
+@pytest.fixture(autouse=True)
+def trust_for_the_whole_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However slow the machine, a seq read once stays trusted unless a test says otherwise."""
+    monkeypatch.setattr(snapshots_module, "TRUST_S", 3600.0)
+
+
 def _titles(snapshot_text: str) -> list[str]:
     return [slot["title"] for slot in json.loads(snapshot_text)["slots"]]
 

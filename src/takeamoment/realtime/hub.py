@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict, deque
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +47,7 @@ class Subscription:
 
     __slots__ = (
         "backlog",
+        "hub",
         "max_backlog",
         "on_overflow",
         "on_waiting",
@@ -57,7 +57,8 @@ class Subscription:
         "topic",
     )
 
-    def __init__(self, topic: str, max_backlog: int) -> None:
+    def __init__(self, hub: Hub, topic: str, max_backlog: int) -> None:
+        self.hub = hub
         self.topic = topic
         self.max_backlog = max_backlog
         # The last seq this subscriber was sent, by its stream or straight from ``offer``.
@@ -69,6 +70,12 @@ class Subscription:
         self.send_now: Callable[[str], Coroutine[Any, Any, None]] | None = None
         self.on_waiting: Callable[[], None] | None = None
         self.on_overflow: Callable[[], None] | None = None
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.hub.unsubscribe(self)
 
     def offer(self, message: Outgoing) -> None:
         if self.overflowed or message.seq <= self.sent:
@@ -137,21 +144,23 @@ class Hub:
         # Called whenever someone subscribes or leaves (presence keeps count).
         self.on_membership: list[Callable[[], None]] = []
 
-    @contextmanager
-    def subscribe(self, topic: str) -> Iterator[Subscription]:
-        """Register a subscriber for the block's duration; it is always removed afterwards."""
-        subscription = Subscription(topic, self.max_backlog)
+    def subscribe(self, topic: str) -> Subscription:
+        """Register a subscriber; use it in a ``with`` block, which always removes it.
+
+        (A class, not a generator: a generator's frame would stay on every idle viewer.)
+        """
+        subscription = Subscription(self, topic, self.max_backlog)
         self._topics[topic].add(subscription)
         self._membership_changed()
-        try:
-            yield subscription
-        finally:
-            subscribers = self._topics.get(topic)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:  # drop empty topics: one per person would otherwise leak
-                    del self._topics[topic]
-            self._membership_changed()
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscribers = self._topics.get(subscription.topic)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:  # drop empty topics: one per person would otherwise leak
+                del self._topics[subscription.topic]
+        self._membership_changed()
 
     def _membership_changed(self) -> None:
         for callback in self.on_membership:
