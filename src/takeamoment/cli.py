@@ -23,8 +23,11 @@ from takeamoment.settings import Settings, get_settings
 
 T = TypeVar("T")
 
-SERVERS = ("uvicorn", "granian")
+# uvicorn on uvloop and httptools (the default), as it ran before (asyncio, h11 and the stock
+# Sans-I/O WebSocket protocol: kept for comparison), or Granian. bench/http_servers.py measures them.
+SERVERS = ("uvicorn", "uvicorn-h11", "granian")
 DEFAULT_SERVER = "uvicorn"
+LEAN_WS_PROTOCOL = "takeamoment.realtime.wsprotocol:LeanWebSocketsProtocol"
 
 
 def _settings() -> Settings:
@@ -59,7 +62,7 @@ def _serve(host: str, port: int, workers: int, server: str = DEFAULT_SERVER) -> 
     if server == "granian":
         _run_granian(host, port, workers, settings)
     else:
-        _run_uvicorn(host, port, workers, settings)
+        _run_uvicorn(host, port, workers, settings, fast=server == "uvicorn")
 
 
 def tune_collector() -> None:
@@ -68,17 +71,17 @@ def tune_collector() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def _run_uvicorn(host: str, port: int, workers: int, settings: Settings) -> None:
+def _run_uvicorn(host: str, port: int, workers: int, settings: Settings, fast: bool) -> None:
     uvicorn.run(
         "takeamoment.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
+        loop="uvloop" if fast else "asyncio",
+        http="httptools" if fast else "h11",
         # uvicorn's websockets-sansio protocol, holding less per idle connection.
-        ws="takeamoment.realtime.wsprotocol:LeanWebSocketsProtocol",
+        ws=LEAN_WS_PROTOCOL if fast else "websockets-sansio",
         # Deflate costs up to ~300 KiB per connection; our messages are small.
         ws_per_message_deflate=False,
         ws_max_size=MAX_INCOMING_BYTES,
@@ -132,7 +135,7 @@ def main() -> None:
     type=click.Choice(SERVERS),
     default=DEFAULT_SERVER,
     show_default=True,
-    help="The HTTP server (bench/http.py compares them).",
+    help="The HTTP server (bench/http_servers.py compares them).",
 )
 def serve(host: str, port: int, workers: int, server: str) -> None:
     """Migrate the database to head, then serve the app."""
