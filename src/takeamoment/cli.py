@@ -24,7 +24,8 @@ from takeamoment.settings import Settings, get_settings
 T = TypeVar("T")
 
 # uvicorn on uvloop and httptools (the default), as it ran before (asyncio, h11 and the stock
-# Sans-I/O WebSocket protocol: kept for comparison), or Granian. bench/http_servers.py measures them.
+# Sans-I/O WebSocket protocol: kept for comparison), or Granian; bench/http_servers.py and
+# bench/fanout.py --server measure them.
 SERVERS = ("uvicorn", "uvicorn-h11", "granian")
 DEFAULT_SERVER = "uvicorn"
 LEAN_WS_PROTOCOL = "takeamoment.realtime.wsprotocol:LeanWebSocketsProtocol"
@@ -73,7 +74,7 @@ def tune_collector() -> None:
 
 def _run_uvicorn(host: str, port: int, workers: int, settings: Settings, fast: bool) -> None:
     uvicorn.run(
-        "takeamoment.app:create_app",
+        "takeamoment.cli:served_app",
         factory=True,
         host=host,
         port=port,
@@ -90,8 +91,9 @@ def _run_uvicorn(host: str, port: int, workers: int, settings: Settings, fast: b
     )
 
 
-def granian_app() -> Any:
-    """The app as each Granian worker process builds it (workers are spawned, not forked)."""
+def served_app() -> Any:
+    """The app as each server process builds it: worker processes are spawned, not forked, so
+    the collector is tuned in each of them too."""
     from takeamoment.app import create_app
 
     tune_collector()
@@ -109,7 +111,7 @@ def _run_granian(host: str, port: int, workers: int, settings: Settings) -> None
         ) from error
 
     Server(
-        "takeamoment.cli:granian_app",
+        "takeamoment.cli:served_app",
         address=host,
         port=port,
         workers=workers,
