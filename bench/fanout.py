@@ -655,8 +655,8 @@ def slow_note(run: Run) -> str:
 
 
 def broadcast_note(run: Run) -> str:
-    measured = [run.broadcast_ms[c.seq] for c in run.changes if c.seq in run.broadcast_ms]
-    if not measured:
+    measured = [run.broadcast_ms[c.seq] for c in run.changes if run.broadcast_ms.get(c.seq)]
+    if not measured:  # none, or through Redis (the call only published)
         return ""
     return f", the `broadcast()` call itself {ms(statistics.median(measured))} ms (median)"
 
@@ -679,11 +679,12 @@ def verdicts(pairs: Sequence[Pair]) -> list[str]:
         if o.ok and o.missing == 0 and o.received is not None and o.received.lost == 0
         else "no"
     )
+    processes = "one process" if o.workers == 1 else f"{o.workers} worker processes"
     one = (
-        f"{o.viewers:,} viewers held by one process: {held} (pid {o.pid},"
+        f"{o.viewers:,} viewers held by {processes}: {held} (pid {o.pid},"
         f" {o.child_processes} child processes, every viewer received every change)"
         if held == "yes"
-        else f"{o.viewers:,} viewers held by one process: no ({o.error or 'deliveries missing'})"
+        else f"{o.viewers:,} viewers held by {processes}: no ({o.error or 'deliveries missing'})"
     )
     lines = [f"- Target at {target}.", f"- {one}."]
     lines += [f"- {line}" for pair in pairs for line in mode_verdicts(pair)]

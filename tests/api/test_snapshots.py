@@ -10,8 +10,8 @@ import pytest
 
 from takeamoment.db.engine import Database
 from takeamoment.domain.errors import NotFound
-from takeamoment.realtime import snapshots as snapshots_module
 from takeamoment.realtime.snapshots import Snapshots
+from takeamoment.services.versions import KnownVersions
 from tests.api.builders import patch_slot
 from tests.helpers import Client, at, make_channel, make_event, make_slot, publish
 
@@ -24,10 +24,9 @@ async def _published(client: Client, host_token: str) -> str:
     return str(slot["id"])
 
 
-@pytest.fixture(autouse=True)
-def trust_for_the_whole_test(monkeypatch: pytest.MonkeyPatch) -> None:
+def _snapshots(db: Database, trust_s: float = 3600.0) -> Snapshots:
     """However slow the machine, a seq read once stays trusted unless a test says otherwise."""
-    monkeypatch.setattr(snapshots_module, "TRUST_S", 3600.0)
+    return Snapshots(db, KnownVersions(trust_s))
 
 
 def _titles(snapshot_text: str) -> list[str]:
@@ -38,7 +37,7 @@ async def test_viewers_arriving_together_share_one_snapshot_and_one_read_of_the_
     client: Client, host_token: str, db: Database
 ) -> None:
     await _published(client, host_token)
-    snapshots = Snapshots(db)
+    snapshots = _snapshots(db)
 
     together = await asyncio.gather(*(snapshots.current("tam") for _ in range(20)))
     later = await snapshots.current("tam")
@@ -51,11 +50,11 @@ async def test_a_change_heard_is_never_followed_by_the_old_snapshot(
     client: Client, host_token: str, db: Database
 ) -> None:
     slot_id = await _published(client, host_token)
-    snapshots = Snapshots(db)
+    snapshots = _snapshots(db)
     before = await snapshots.current("tam")
 
     await patch_slot(client, host_token, slot_id, title="Renamed")
-    snapshots.heard("event:tam", {"seq": before.seq + 1})  # as the hub does
+    snapshots.known.heard("event:tam", {"seq": before.seq + 1})  # as the hub does
     after_change = await snapshots.current("tam")
 
     assert after_change.seq == before.seq + 1
@@ -67,10 +66,10 @@ async def test_a_change_heard_while_the_seq_is_read_confirms_nothing(
     client: Client, host_token: str, db: Database
 ) -> None:
     await _published(client, host_token)
-    snapshots = Snapshots(db)
+    snapshots = _snapshots(db)
     reading = asyncio.ensure_future(snapshots.current("tam"))
     await asyncio.sleep(0)  # the read has started
-    snapshots.heard("event:tam", {"seq": 99})
+    snapshots.known.heard("event:tam", {"seq": 99})
     await reading
     reads = snapshots.seq_reads
 
@@ -83,22 +82,21 @@ async def test_other_topics_and_other_events_leave_the_trust_alone(
     client: Client, host_token: str, db: Database
 ) -> None:
     await _published(client, host_token)
-    snapshots = Snapshots(db)
+    snapshots = _snapshots(db)
     await snapshots.current("tam")
 
-    snapshots.heard("person:tam", {"seq": 5})
-    snapshots.heard("event:other", {"seq": 5})
+    snapshots.known.heard("person:tam", {"seq": 5})
+    snapshots.known.heard("event:other", {"seq": 5})
     await snapshots.current("tam")
 
     assert snapshots.seq_reads == 1
 
 
 async def test_the_seq_is_read_again_once_the_trust_has_run_out(
-    client: Client, host_token: str, db: Database, monkeypatch: pytest.MonkeyPatch
+    client: Client, host_token: str, db: Database
 ) -> None:
     await _published(client, host_token)
-    monkeypatch.setattr(snapshots_module, "TRUST_S", 0.0)
-    snapshots = Snapshots(db)
+    snapshots = _snapshots(db, trust_s=0.0)
 
     await snapshots.current("tam")
     await snapshots.current("tam")

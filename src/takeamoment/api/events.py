@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, MediaType, Response, get, patch, post
+from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
 from takeamoment.api.auth import host_only
@@ -12,7 +13,20 @@ from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, BODY_ERRORS, CONFLICT_ERRORS, NOT_FOUND_ERRORS
 from takeamoment.services import changes, events, schedule, slots
 from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate, SlotCreate
+from takeamoment.services.versions import KnownVersions
 from takeamoment.services.views import ChannelPublic, EventPublic, SchedulePublic, SlotPublic
+
+
+def public_schedules(state: State) -> schedule.PublicSchedules:
+    """This app's cache of public schedules, made on first use (it trusts what the real-time
+    plugin's ``known_versions`` trusts)."""
+    cache = state.get("public_schedules")
+    if not isinstance(cache, schedule.PublicSchedules):
+        known = state.get("known_versions")
+        cache = schedule.PublicSchedules(known if known is not None else KnownVersions())
+        state["public_schedules"] = cache
+    return cache
+
 
 # A host's change to a named event: the token, the event, the body can each be wrong.
 WRITE_ERRORS = [*AUTH_ERRORS, *NOT_FOUND_ERRORS, *BODY_ERRORS]
@@ -82,9 +96,18 @@ class EventController(Controller):
 
     @get("/{slug:str}/schedule", summary="The schedule, sorted by start", raises=NOT_FOUND_ERRORS)
     async def get_schedule(
-        self, db: Db, settings: AppSettings, principal: MaybePrincipal, slug: PathKey
-    ) -> SchedulePublic:
-        return await schedule.get_schedule(db, slug, principal, settings.public_url)
+        self,
+        db: Db,
+        settings: AppSettings,
+        principal: MaybePrincipal,
+        slug: PathKey,
+        state: State,
+    ) -> Response[SchedulePublic]:
+        if principal is not None and principal.is_host:  # hosts see invited people too
+            return Response(await schedule.get_schedule(db, slug, principal, settings.public_url))
+        body = await public_schedules(state).body(db, slug, settings.public_url)
+        # Already JSON of a SchedulePublic: Litestar sends bytes as they are.
+        return Response(cast(SchedulePublic, body), media_type=MediaType.JSON)
 
     @get(
         "/{slug:str}/changes",

@@ -143,7 +143,8 @@ class FeedController(Controller):
         tag: FilterText = None,
     ) -> Response[bytes]:
         feed_filter = FeedFilter(channel=channel, tag=tag)
-        feed = await feeds.event_feed(db, feed_cache, slug, feed_filter, feed_urls)
+        known = request.app.state.get("known_versions")  # trusted versions (real-time plugin)
+        feed = await feeds.event_feed(db, feed_cache, slug, feed_filter, feed_urls, known)
         return feed_response(request, feed, PUBLIC_CACHE_CONTROL)
 
     @route(

@@ -141,6 +141,9 @@ class Hub:
         self._topics: dict[str, set[Subscription]] = defaultdict(set)
         # Called with every message this process hears, e.g. to re-arm the reminders.
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        # Called with every message committed by this process, at once (``Bus.publish``), before
+        # it is dispatched (which, through Channels in memory, happens a moment later).
+        self.on_commit: list[Callable[[str, dict[str, Any]], None]] = []
         # Called whenever someone subscribes or leaves (presence keeps count).
         self.on_membership: list[Callable[[], None]] = []
 

@@ -7,66 +7,51 @@ change to a schedule moves the event's seq, so a snapshot taken at the current s
 exact, and its JSON is the same bytes for everyone: it is encoded once.
 
 Even the small read of the seq was most of the cost of an arrival storm (aiosqlite runs each
-query on its own thread: 10,000 viewers, 10,000 reads). So once the database has said that the
-cached snapshot is current, the process trusts it for ``TRUST_S`` seconds, as long as it hears
-no message of that event (``heard``, a hub listener; any message ends the trust at once). A
-viewer always subscribes before it asks (``ws.py``), so a change committed meanwhile, here or in
-another process, reaches it after the snapshot and nothing is skipped; the trust only bounds
-how long a change that never reached this process's bus (Redis dropped it) can go unseen by
-a new viewer, as it already goes unseen by the viewers connected here until the next change
-fills the hole.
+query on its own thread: 10,000 viewers, 10,000 reads). So a seq the database confirmed is
+trusted a while (``services/versions.py``: about a second, and not a moment after a change of
+the event is heard). A viewer always subscribes before it asks (``ws.py``), so a change
+committed meanwhile, here or in another process, reaches it after the snapshot and nothing is
+skipped; the trust only bounds how long a change that never reached this process's bus (Redis
+dropped it) can go unseen by a new viewer, as it already goes unseen by the viewers connected
+here until the next change fills the hole.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import OrderedDict
-from typing import Any
 
 from takeamoment.db.engine import Database
 from takeamoment.realtime.hub import Outgoing
-from takeamoment.services.changes import event_topic
 from takeamoment.services.schedule import published_seq, snapshot_message
+from takeamoment.services.versions import KnownVersions
 
 MAX_EVENTS = 64  # snapshots kept, newest used first; events beyond this are rebuilt on demand
-TRUST_S = 1.0  # how long a seq the database confirmed is taken as current without asking again
-_EVENT_PREFIX = event_topic("")
 
 
 class Snapshots:
     """This process's latest snapshot of each event, encoded; read-only for callers (shared)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, known: KnownVersions | None = None) -> None:
         self.db = db
+        # Register ``self.known.heard`` where changes are heard (the plugin does).
+        self.known = known or KnownVersions()
         self._latest: OrderedDict[str, Outgoing] = OrderedDict()
         self._building: dict[str, asyncio.Lock] = {}
-        # slug: when the database last said the cached snapshot is current (monotonic).
-        self._confirmed: dict[str, float] = {}
-        # slug: bumped by every message heard, so a read that raced a change confirms nothing.
-        self._heard: dict[str, int] = {}
         self._seq_reads: dict[str, asyncio.Future[int]] = {}
         self.seq_reads = 0  # reads of the seq made (tests and benchmarks look)
-
-    def heard(self, topic: str, message: dict[str, Any]) -> None:
-        """A message of ``topic`` reached this process: its event's seq is no longer known."""
-        if topic.startswith(_EVENT_PREFIX):
-            slug = topic.removeprefix(_EVENT_PREFIX)
-            self._confirmed.pop(slug, None)
-            self._heard[slug] = self._heard.get(slug, 0) + 1
 
     async def current(self, slug: str) -> Outgoing:
         """The snapshot at the event's current seq; NotFound unless it is published."""
         cached = self._latest.get(slug)
-        confirmed = self._confirmed.get(slug)
-        if cached is not None and confirmed is not None and time.monotonic() - confirmed < TRUST_S:
+        if cached is not None and self.known.trusted((slug, "snapshot")) == cached.seq:
             self._latest.move_to_end(slug)
             return cached
-        heard, asked_at = self._heard.get(slug, 0), time.monotonic()
+        asking = self.known.ask(slug)
         seq = await self._read_seq(slug)
         snapshot = await self._at_least(slug, seq)
-        if self._heard.get(slug, 0) == heard and snapshot.seq == seq:
-            self._confirmed[slug] = asked_at
+        if snapshot.seq == seq:
+            self.known.confirm((slug, "snapshot"), asking, seq)
         return snapshot
 
     async def _read_seq(self, slug: str) -> int:
@@ -112,5 +97,4 @@ class Snapshots:
         self._latest[slug] = snapshot
         self._latest.move_to_end(slug)
         while len(self._latest) > MAX_EVENTS:
-            gone, _ = self._latest.popitem(last=False)
-            self._confirmed.pop(gone, None)
+            self._latest.popitem(last=False)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from takeamoment.db.engine import Database
@@ -12,6 +15,7 @@ from takeamoment.db.queries import bookings_with_people, event_slots, get_channe
 from takeamoment.db.slots import Slot
 from takeamoment.domain.errors import NotFound
 from takeamoment.services.auth import Principal
+from takeamoment.services.versions import KnownVersions
 from takeamoment.services.views import (
     EventPublic,
     SchedulePublic,
@@ -60,6 +64,39 @@ async def get_schedule(
         else:
             views = [slot_view(s, event, by_id[s.channel_id], bookings[s.id]) for s in slots]
         return SchedulePublic(event=event_view(event, channels, public_url), slots=views)
+
+
+class PublicSchedules:
+    """The public schedule of each event as JSON bytes, encoded once per version and served
+    from memory while that version is trusted (``services/versions.py``).
+
+    Anyone may poll the schedule; each read used to load every slot and its people and encode
+    them. Hosts see invited people too, so their reads are never served from here.
+    """
+
+    def __init__(self, known: KnownVersions, max_events: int = 64) -> None:
+        self.known = known
+        self.max_events = max_events
+        self._bodies: OrderedDict[str, tuple[Hashable, bytes]] = OrderedDict()
+        self.reads = 0  # schedules read from the database (tests look)
+
+    async def body(self, db: Database, slug: str, public_url: str) -> bytes:
+        """The public schedule's JSON; NotFound unless the event is published."""
+        cached = self._bodies.get(slug)
+        if cached is not None and self.known.trusted((slug, "schedule")) == cached[0]:
+            self._bodies.move_to_end(slug)
+            return cached[1]
+        asking = self.known.ask(slug)
+        self.reads += 1
+        view = await get_schedule(db, slug, None, public_url)
+        version = (view.event.last_seq, view.event.updated_at)
+        body = msgspec.json.encode(view.model_dump(mode="json"))
+        self._bodies[slug] = (version, body)
+        self._bodies.move_to_end(slug)
+        while len(self._bodies) > self.max_events:
+            self._bodies.popitem(last=False)
+        self.known.confirm((slug, "schedule"), asking, version)
+        return body
 
 
 async def published_seq(db: Database, slug: str) -> int:
