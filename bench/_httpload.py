@@ -2,7 +2,7 @@
 
 httpx costs about as much CPU per request as the server it measures, so ``http_servers.py``
 uses this instead: K worker processes (``_workers.py``), each with C keep-alive connections as plain
-``asyncio.Protocol``s (uvloop when installed) that send prepared request bytes one after another
+``asyncio.Protocol``s that send prepared request bytes one after another
 and read each response by its ``Content-Length``. Every response's status is counted and its
 latency kept. A worker measures for the given number of seconds, then reports; the parent adds
 the workers' own CPU time (``/proc/<pid>/stat``) so the report can show the client's share.
@@ -13,7 +13,6 @@ The parent side is :class:`HttpLoad`; ``worker_main`` is what each worker proces
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import time
 from collections import Counter
@@ -140,11 +139,9 @@ class Worker(PipeWorker):
 
 
 def worker_main(pipe: Connection) -> None:
+    # The stock asyncio loop: uvloop's ``add_reader`` makes the pipe non-blocking, and a phase's
+    # reply (every latency) is larger than a pipe holds at once.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
     asyncio.run(Worker(pipe).serve())
 
 

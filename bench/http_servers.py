@@ -9,8 +9,10 @@ another:
 
 - ``minimal``: ``GET /healthz``, a Litestar handler that returns a two-key dict through the
   whole app (its middleware included): **the baseline** every other row is divided by;
-- ``schedule``: ``GET /api/events/load/schedule`` (100 slots with their people);
-- ``calendar``: ``GET /events/load/calendar.ics``, the cached render after the first request;
+- ``schedule``: ``GET /api/events/load/schedule`` (100 slots with their people) with
+  ``Accept-Encoding: gzip``, as browsers send it; ``schedule, no gzip``: without;
+- ``calendar``: ``GET /events/load/calendar.ics`` with ``Accept-Encoding: gzip``, as calendar
+  apps send it: the cached render after the first request;
 - ``calendar 304``: the same with ``If-None-Match`` (the current ETag);
 - ``host write``: ``PATCH /api/slots/{id}`` renaming a slot (a write transaction, a change-log
   row, a publish), with the host's bearer token.
@@ -42,7 +44,8 @@ from _report import bounded, command_line, percentile, run_main
 from _server import Cluster, running_servers
 from load import EVENT, cpu_seconds, seed
 
-KINDS = ("minimal", "schedule", "calendar", "calendar 304", "host write")
+KINDS = ("minimal", "schedule", "schedule, no gzip", "calendar", "calendar 304", "host write")
+GZIP = {"Accept-Encoding": "gzip"}  # as browsers and calendar apps send
 SERVERS = ("uvicorn-h11", "uvicorn", "granian")
 TARGETS = {"schedule": 0.5, "calendar": 0.8}  # at least this share of the minimal route's rate
 
@@ -97,15 +100,16 @@ async def requests_for(target: Target, kind: str) -> list[bytes]:
     port, auth = target.port, target.cluster.auth
     if kind == "minimal":
         return [request_bytes("GET", "/healthz", port)]
-    if kind == "schedule":
-        return [request_bytes("GET", f"/api/events/{EVENT}/schedule", port)]
+    if kind.startswith("schedule"):
+        headers = GZIP if kind == "schedule" else {}
+        return [request_bytes("GET", f"/api/events/{EVENT}/schedule", port, headers)]
     calendar = f"/events/{EVENT}/calendar.ics"
     if kind == "calendar":
-        return [request_bytes("GET", calendar, port)]
+        return [request_bytes("GET", calendar, port, GZIP)]
     if kind == "calendar 304":
         async with httpx.AsyncClient(base_url=target.cluster.servers[0].url) as client:
-            etag = (await client.get(calendar)).headers["etag"]
-        return [request_bytes("GET", calendar, port, {"If-None-Match": etag})]
+            etag = (await client.get(calendar, headers=GZIP)).headers["etag"]
+        return [request_bytes("GET", calendar, port, {**GZIP, "If-None-Match": etag})]
     requests = []
     for slot_id in target.slot_ids[:8]:  # renames alternate, so every one changes something
         for title in ("Renamed A", "Renamed B"):
@@ -124,7 +128,7 @@ async def run_phase(load: HttpLoad, target: Target, kind: str, args: argparse.Na
     target.client_cpu += cpu_seconds(load.pids) - client_before
     target.busy_seconds += phase.seconds
     target.add(kind, phase)
-    log(f"{target.name:12} {kind:13} {phase.rate:8.0f} req/s {dict(phase.statuses)}")
+    log(f"{target.name:12} {kind:17} {phase.rate:8.0f} req/s {dict(phase.statuses)}")
 
 
 async def start_target(stack: contextlib.AsyncExitStack, name: str) -> Target:

@@ -107,3 +107,17 @@ async def test_a_draft_is_never_served_from_memory(client: Client, host_token: s
     for _ in range(2):
         assert (await client.get("/api/events/tam/schedule")).status_code == 404
         assert (await client.get("/events/tam/calendar.ics")).status_code == 404
+
+
+async def test_the_public_schedule_is_gzipped_for_clients_that_take_it(
+    client: Client, host_token: str
+) -> None:
+    await _published(client, host_token)
+
+    plain = await client.get("/api/events/tam/schedule", headers={"Accept-Encoding": "identity"})
+    zipped = await client.get("/api/events/tam/schedule", headers={"Accept-Encoding": "gzip"})
+
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert plain.headers["vary"] == zipped.headers["vary"] == "Accept-Encoding"
+    assert zipped.json() == plain.json()  # httpx decodes the gzipped body

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from litestar import Controller, MediaType, Response, get, patch, post
+from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
 from takeamoment.api.auth import host_only
 from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, BODY_ERRORS, CONFLICT_ERRORS, NOT_FOUND_ERRORS
+from takeamoment.calendar.conditional import accepts_gzip
 from takeamoment.services import changes, events, schedule, slots
 from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate, SlotCreate
 from takeamoment.services.versions import KnownVersions
@@ -102,12 +103,15 @@ class EventController(Controller):
         principal: MaybePrincipal,
         slug: PathKey,
         state: State,
+        request: Request[Any, Any, Any],
     ) -> Response[SchedulePublic]:
         if principal is not None and principal.is_host:  # hosts see invited people too
             return Response(await schedule.get_schedule(db, slug, principal, settings.public_url))
-        body = await public_schedules(state).body(db, slug, settings.public_url)
+        gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+        body = await public_schedules(state).body(db, slug, settings.public_url, gzipped)
+        headers = {"Vary": "Accept-Encoding", **({"Content-Encoding": "gzip"} if gzipped else {})}
         # Already JSON of a SchedulePublic: Litestar sends bytes as they are.
-        return Response(cast(SchedulePublic, body), media_type=MediaType.JSON)
+        return Response(cast(SchedulePublic, body), media_type=MediaType.JSON, headers=headers)
 
     @get(
         "/{slug:str}/changes",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
@@ -77,26 +78,33 @@ class PublicSchedules:
     def __init__(self, known: KnownVersions, max_events: int = 64) -> None:
         self.known = known
         self.max_events = max_events
-        self._bodies: OrderedDict[str, tuple[Hashable, bytes]] = OrderedDict()
+        # slug: (version, JSON, the same gzipped)
+        self._bodies: OrderedDict[str, tuple[Hashable, bytes, bytes]] = OrderedDict()
         self.reads = 0  # schedules read from the database (tests look)
 
-    async def body(self, db: Database, slug: str, public_url: str) -> bytes:
-        """The public schedule's JSON; NotFound unless the event is published."""
+    async def body(self, db: Database, slug: str, public_url: str, gzipped: bool) -> bytes:
+        """The public schedule's JSON (gzipped when asked); NotFound unless it is published."""
         cached = self._bodies.get(slug)
-        if cached is not None and self.known.trusted((slug, "schedule")) == cached[0]:
-            self._bodies.move_to_end(slug)
-            return cached[1]
+        if cached is None or self.known.trusted((slug, "schedule")) != cached[0]:
+            cached = await self._read(db, slug, public_url)
+        self._bodies.move_to_end(slug)
+        return cached[2] if gzipped else cached[1]
+
+    async def _read(
+        self, db: Database, slug: str, public_url: str
+    ) -> tuple[Hashable, bytes, bytes]:
         asking = self.known.ask(slug)
         self.reads += 1
         view = await get_schedule(db, slug, None, public_url)
         version = (view.event.last_seq, view.event.updated_at)
         body = msgspec.json.encode(view.model_dump(mode="json"))
-        self._bodies[slug] = (version, body)
-        self._bodies.move_to_end(slug)
+        # Once per version, with a fixed mtime: every process sends the same bytes.
+        read = (version, body, gzip.compress(body, compresslevel=6, mtime=0))
+        self._bodies[slug] = read
         while len(self._bodies) > self.max_events:
             self._bodies.popitem(last=False)
         self.known.confirm((slug, "schedule"), asking, version)
-        return body
+        return read
 
 
 async def published_seq(db: Database, slug: str) -> int:
