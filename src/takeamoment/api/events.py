@@ -8,14 +8,16 @@ from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
-from takeamoment.api.auth import host_only
+from takeamoment.api.auth import host_only, principal_of
 from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, BODY_ERRORS, CONFLICT_ERRORS, NOT_FOUND_ERRORS
 from takeamoment.calendar.conditional import accepts_gzip
+from takeamoment.db.engine import Database
 from takeamoment.services import changes, events, schedule, slots
 from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate, SlotCreate
 from takeamoment.services.versions import KnownVersions
 from takeamoment.services.views import ChannelPublic, EventPublic, SchedulePublic, SlotPublic
+from takeamoment.settings import Settings
 
 
 def public_schedules(state: State) -> schedule.PublicSchedules:
@@ -97,14 +99,15 @@ class EventController(Controller):
 
     @get("/{slug:str}/schedule", summary="The schedule, sorted by start", raises=NOT_FOUND_ERRORS)
     async def get_schedule(
-        self,
-        db: Db,
-        settings: AppSettings,
-        principal: MaybePrincipal,
-        slug: PathKey,
-        state: State,
-        request: Request[Any, Any, Any],
+        self, slug: PathKey, request: Request[Any, Any, Any]
     ) -> Response[SchedulePublic]:
+        # No injected dependencies: resolving them (a task group per request) cost more than
+        # serving the public schedule from memory (bench/http_servers.py). Same objects, read
+        # from the app's state.
+        state = request.app.state
+        db: Database = state.db
+        settings: Settings = state.settings
+        principal = await principal_of(request)
         if principal is not None and principal.is_host:  # hosts see invited people too
             return Response(await schedule.get_schedule(db, slug, principal, settings.public_url))
         gzipped = accepts_gzip(request.headers.get("accept-encoding"))
