@@ -153,7 +153,7 @@ class Run:
     def missing(self) -> int:
         """Deliveries that never happened: viewers x changes minus receipts."""
         got = len(self.viewer_ms())
-        return self.viewers * len(self.changes) - got
+        return (self.viewers - self.slow) * len(self.changes) - got
 
     def sizes(self) -> list[int]:
         """The wire size of each measured message, in change order."""
@@ -188,11 +188,16 @@ class Ours:
     auth: dict[str, str]
     slot_ids: list[str]
     use_live_end: bool
+    description_bytes: int = 0
 
     async def change(self, index: int, seq: int, size: int) -> None:
         if self.use_live_end:  # slot k goes live at change 2k and ends at change 2k+1
             action = "live" if index % 2 == 0 else "end"
             call = Call("POST", f"/api/slots/{self.slot_ids[index // 2]}/{action}")
+        elif self.description_bytes:  # every message then carries this much
+            text = f"{index} " + "d" * self.description_bytes
+            body = {"description": text[: self.description_bytes]}
+            call = Call("PATCH", f"/api/slots/{self.slot_ids[0]}", body)
         else:
             call = Call("PATCH", f"/api/slots/{self.slot_ids[0]}", {"title": f"Take {index}"})
         response = await self.client.request(
@@ -217,12 +222,14 @@ class Baseline:
         self.broadcast_ms[seq] = float(response.text.split()[1])
 
 
-def describe_change(use_live_end: bool, chosen: str) -> str:
+def describe_change(use_live_end: bool, chosen: str, description_bytes: int = 0) -> str:
     if use_live_end:
         return (
             "`POST /api/slots/{id}/live` then `/end`, alternately, slot after slot"
             " (slot.live, slot.ended; found in /schema/openapi.json)"
         )
+    if description_bytes:
+        return f"`PATCH /api/slots/{{id}}` with a description of {description_bytes} bytes"
     why = "asked for with --change-kind patch" if chosen == "patch" else "no /live and /end"
     return f"`PATCH /api/slots/{{id}}` with a new title (slot.updated; {why})"
 
@@ -249,11 +256,8 @@ def slot_count(args: argparse.Namespace) -> int:
     return changes // 2 + 2
 
 
-async def build_event(
-    client: httpx.AsyncClient, auth: dict[str, str], slots: int, description_bytes: int = 0
-) -> list[str]:
-    """One published event, one channel, ``slots`` back-to-back slots (each with a description
-    of ``description_bytes``, which every change message carries); returns their ids."""
+async def build_event(client: httpx.AsyncClient, auth: dict[str, str], slots: int) -> list[str]:
+    """One published event, one channel, ``slots`` back-to-back slots; returns their ids."""
 
     def at(minutes: int) -> str:
         return (DAY + timedelta(minutes=minutes)).isoformat()
@@ -275,7 +279,6 @@ async def build_event(
             {
                 "channel": "main",
                 "title": f"Session {i}",
-                "description": "d" * description_bytes,
                 "starts_at": at(i * SLOT_MINUTES),
                 "ends_at": at((i + 1) * SLOT_MINUTES),
             },
@@ -315,15 +318,23 @@ async def ours(args: argparse.Namespace, name: str = "ours") -> AsyncIterator[Ou
         server = cluster.servers[0]
         async with new_client(server.port, 4) as client:
             try:
-                slot_ids = await build_event(
-                    client, cluster.auth, slot_count(args), args.description_bytes
-                )
-                live_end = args.change_kind == "live-end" or (
-                    args.change_kind == "auto" and await has_live_routes(client)
+                slot_ids = await build_event(client, cluster.auth, slot_count(args))
+                live_end = not args.description_bytes and (
+                    args.change_kind == "live-end"
+                    or (args.change_kind == "auto" and await has_live_routes(client))
                 )
                 ws_url = f"{server.ws_url}/ws/events/{EVENT}"
                 pid = server.process.pid
-                yield Ours(name, pid, ws_url, client, cluster.auth, slot_ids, live_end)
+                yield Ours(
+                    name,
+                    pid,
+                    ws_url,
+                    client,
+                    cluster.auth,
+                    slot_ids,
+                    live_end,
+                    args.description_bytes,
+                )
             except BenchError as error:
                 raise BenchError(f"{error}\n{cluster.log_tails()}") from error
 
@@ -728,7 +739,9 @@ def slow_setup(args: argparse.Namespace) -> str:
 
 def report(pairs: Sequence[Pair], args: argparse.Namespace) -> str:
     kinds = {p.ours.live_end for p in pairs if p.ours.live_end is not None}
-    kind = " / ".join(describe_change(k, args.change_kind) for k in sorted(kinds)) or "n/a"
+    kind = " / ".join(
+        describe_change(k, args.change_kind, args.description_bytes) for k in sorted(kinds)
+    )
     setup = (
         f"{args.changes} measured changes per server and row (after {args.warmup} warm-up"
         f" changes), one at a time, alternating between the two servers (both up, both with N"
@@ -829,7 +842,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--description-bytes",
         type=bounded(0, 5000),
         default=0,
-        help="a description of this size on every slot, so every change message carries it",
+        help="each host change sets a slot's description to this many bytes (PATCH), so every"
+        " message carries it; default 0 (the changes are /live and /end)",
     )
     parser.add_argument(
         "--server",
