@@ -24,6 +24,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_BIG = 1009
 MAX_INCOMING_BYTES = 64 * 1024
+TOO_SLOW_REASON = "too far behind: reconnect with ?since=<last seq>"
 
 LoadAfter = Callable[[int], Awaitable[list[dict[str, Any]]]]
 # Returns when the subscriber may no longer listen (its token was revoked).
@@ -68,9 +69,6 @@ async def pump(
             expired.cancel()
     if stream.close_code is not None:
         await _close(socket, stream.close_code, stream.close_reason)
-
-
-TOO_SLOW_REASON = "too far behind: reconnect with ?since=<last seq>"
 
 
 class _Stream:
