@@ -16,6 +16,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from takeamoment.realtime.hub import Outgoing, Subscription
+from takeamoment.realtime.wsprotocol import IN_PLACE_SEND
 
 # Close codes of our own (RFC 6455 leaves 4000-4999 to applications).
 CLOSE_TOO_SLOW = 4008  # the backlog overflowed: reconnect with ?since=<last seq seen>
@@ -77,6 +78,7 @@ class _Stream:
     __slots__ = (
         "close_code",
         "close_reason",
+        "in_place",
         "load_after",
         "reader",
         "socket",
@@ -93,6 +95,9 @@ class _Stream:
         self.load_after = load_after
         self.reader = asyncio.current_task()
         self.writer: asyncio.Task[None] | None = None
+        # Written to in place only where the server's send allows it (``wsprotocol.py``).
+        extensions = socket.scope.get("extensions") or {}
+        self.in_place = IN_PLACE_SEND in extensions
         self.stopping = False
         self.close_code: int | None = None
         self.close_reason = ""
@@ -128,7 +133,8 @@ class _Stream:
         if self.writer is not None or self.stopping:
             return
         if self.subscription.backlog is None:
-            self.subscription.send_now = self.socket.send_text
+            if self.in_place:
+                self.subscription.send_now = self.socket.send_text
             return
         self.subscription.send_now = None
         self.writer = asyncio.create_task(self._drain())

@@ -30,6 +30,10 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 # 4008) begins only once it is full. Messages are small; 128 KiB in flight (the kernel
 # doubles it) is far more than a viewer needs.
 SEND_BUFFER_BYTES = 64 * 1024
+# An ASGI scope extension that says: a send completes without suspending, or suspends before
+# it writes anything. The hub writes to a viewer in place only then (``stream.py``): with a
+# server whose send writes and then suspends (Granian's), it would send the message twice.
+IN_PLACE_SEND = "takeamoment.in_place_send"
 
 
 class Inbox:
@@ -112,6 +116,12 @@ class LeanWebSocketsProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag()  # type: ignore[assignment]
+
+    def handle_connect(self, event: Any) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # none when the handshake was refused
+        if scope is not None:
+            scope["extensions"][IN_PLACE_SEND] = {}
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
