@@ -30,7 +30,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,13 +205,16 @@ async def wait_ready(server: Server) -> None:
     )
 
 
-async def start_server(env: dict[str, str], workdir: Path, index: int, workers: int) -> Server:
+async def start_server(
+    env: dict[str, str], workdir: Path, index: int, workers: int, serve_args: Sequence[str] = ()
+) -> Server:
     port = free_port()
     log_path = workdir / f"server-{index}.log"
     with log_path.open("wb") as server_log:  # the child keeps its own descriptor
         process = await asyncio.create_subprocess_exec(
             takeamoment_command(),
             *("serve", "--host", HOST, "--port", str(port), "--workers", str(workers)),
+            *serve_args,
             env={**env, "TAKEAMOMENT_PUBLIC_URL": f"http://{HOST}:{port}"},
             cwd=workdir,
             stdin=asyncio.subprocess.DEVNULL,
@@ -253,10 +256,12 @@ async def running_servers(
     pg_admin_dsn: str = PG_ADMIN_DSN,
     extra_env: Mapping[str, str] | None = None,
     workdir: Path | None = None,
+    serve_args: Sequence[str] = (),
 ) -> AsyncIterator[Cluster]:
     """``processes`` servers (each with ``workers`` workers) on one fresh database, ready, with a
     host token; every process stopped and the database dropped on the way out. The servers run
-    in ``workdir`` (their logs and a SQLite database go there), a temporary directory if None."""
+    in ``workdir`` (their logs and a SQLite database go there), a temporary directory if None.
+    ``serve_args`` are added to each ``takeamoment serve`` command (e.g. ``--server granian``)."""
     if (processes > 1 or workers > 1) and not redis_url:
         raise ServerError("more than one server process needs Redis (redis_url)")
     extra = dict(extra_env or {})
@@ -271,7 +276,7 @@ async def running_servers(
             cluster = Cluster([], env, workdir, database_url, extra=extra)
             try:
                 for index in range(processes):  # one at a time: the first one migrates
-                    server = await start_server(env, workdir, index, workers)
+                    server = await start_server(env, workdir, index, workers, serve_args)
                     cluster.servers.append(server)
                     await wait_ready(server)
                 cluster.host_token = await issue_host_token(env, workdir)

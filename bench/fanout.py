@@ -49,7 +49,7 @@ from typing import Any, Protocol
 
 import httpx
 from _report import bounded, command_line, ms, percentile
-from _server import HOST, BenchError, free_port, running_servers, stop
+from _server import HOST, REDIS_URL, BenchError, free_port, running_servers, stop
 from bookings import Call, new_client, run_checked
 from loadclient import Connected, LoadClientError, Received, ViewerPool
 
@@ -114,6 +114,10 @@ class Run:
     child_processes: int = 0
     live_end: bool | None = None  # ours only: which host change was used
     broadcast_ms: dict[int, float] = field(default_factory=dict)  # baseline only
+    slow: int = 0  # viewers that stopped reading (--slow-share)
+    slow_codes: dict[str, int] = field(default_factory=dict)  # how the server closed them
+    client_cpu: float = 0.0  # CPUs the load clients used while the changes ran (both sides)
+    workers: int = 1
     error: str = ""
 
     @property
@@ -149,7 +153,7 @@ class Run:
     def missing(self) -> int:
         """Deliveries that never happened: viewers x changes minus receipts."""
         got = len(self.viewer_ms())
-        return self.viewers * len(self.changes) - got
+        return (self.viewers - self.slow) * len(self.changes) - got
 
     def sizes(self) -> list[int]:
         """The wire size of each measured message, in change order."""
@@ -184,12 +188,17 @@ class Ours:
     auth: dict[str, str]
     slot_ids: list[str]
     use_live_end: bool
+    description_bytes: int = 0
 
     async def change(self, index: int, seq: int, size: int) -> None:
         if self.use_live_end:  # slot k goes live at change 2k and ends at change 2k+1
             action = "live" if index % 2 == 0 else "end"
             body = {"early": True} if action == "live" else None  # slots may be far ahead
             call = Call("POST", f"/api/slots/{self.slot_ids[index // 2]}/{action}", body)
+        elif self.description_bytes:  # every message then carries this much
+            text = f"{index} " + "d" * self.description_bytes
+            body = {"description": text[: self.description_bytes]}
+            call = Call("PATCH", f"/api/slots/{self.slot_ids[0]}", body)
         else:
             call = Call("PATCH", f"/api/slots/{self.slot_ids[0]}", {"title": f"Take {index}"})
         response = await self.client.request(
@@ -214,12 +223,14 @@ class Baseline:
         self.broadcast_ms[seq] = float(response.text.split()[1])
 
 
-def describe_change(use_live_end: bool, chosen: str) -> str:
+def describe_change(use_live_end: bool, chosen: str, description_bytes: int = 0) -> str:
     if use_live_end:
         return (
             "`POST /api/slots/{id}/live` then `/end`, alternately, slot after slot"
             " (slot.live, slot.ended; found in /schema/openapi.json)"
         )
+    if description_bytes:
+        return f"`PATCH /api/slots/{{id}}` with a description of {description_bytes} bytes"
     why = "asked for with --change-kind patch" if chosen == "patch" else "no /live and /end"
     return f"`PATCH /api/slots/{{id}}` with a new title (slot.updated; {why})"
 
@@ -280,34 +291,72 @@ async def build_event(client: httpx.AsyncClient, auth: dict[str, str], slots: in
     return [slot["id"] for slot in created]
 
 
+def pool_pids(pools: Sequence[ViewerPool]) -> list[int]:
+    return [pid for pool in pools for pid in pool.pids]
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User plus system CPU seconds of these processes so far (``/proc/<pid>/stat``)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.asynccontextmanager
-async def ours(args: argparse.Namespace) -> AsyncIterator[Ours]:
-    """``takeamoment serve`` on a fresh SQLite database, with one published event built."""
-    async with running_servers(backend="sqlite") as cluster:
+async def ours(args: argparse.Namespace, name: str = "ours") -> AsyncIterator[Ours]:
+    """``takeamoment serve`` on a fresh database (``--workers`` worker processes sharing Redis
+    when above 1), with one published event built."""
+    async with running_servers(
+        backend=args.backend,
+        workers=args.workers,
+        redis_url=args.redis_url if args.workers > 1 else None,
+        extra_env=args.server_env,
+        serve_args=("--server", args.server),
+    ) as cluster:
         server = cluster.servers[0]
         async with new_client(server.port, 4) as client:
             try:
                 slot_ids = await build_event(client, cluster.auth, slot_count(args))
-                live_end = args.change_kind == "live-end" or (
-                    args.change_kind == "auto" and await has_live_routes(client)
+                live_end = not args.description_bytes and (
+                    args.change_kind == "live-end"
+                    or (args.change_kind == "auto" and await has_live_routes(client))
                 )
                 ws_url = f"{server.ws_url}/ws/events/{EVENT}"
                 pid = server.process.pid
-                yield Ours("ours", pid, ws_url, client, cluster.auth, slot_ids, live_end)
+                yield Ours(
+                    name,
+                    pid,
+                    ws_url,
+                    client,
+                    cluster.auth,
+                    slot_ids,
+                    live_end,
+                    args.description_bytes,
+                )
             except BenchError as error:
                 raise BenchError(f"{error}\n{cluster.log_tails()}") from error
 
 
 @contextlib.asynccontextmanager
-async def baseline(snapshot_bytes: int) -> AsyncIterator[Baseline]:
-    """``bench/broadcast_server.py`` on a free port; always stopped on the way out."""
+async def baseline(snapshot_bytes: int, args: argparse.Namespace) -> AsyncIterator[Baseline]:
+    """``bench/broadcast_server.py`` on a free port (as many processes as ours has workers, on
+    one port and one Redis channel); always stopped on the way out."""
     port = free_port()
     command = [sys.executable, str(BENCH_DIR / "broadcast_server.py"), "--port", str(port)]
     command += ["--host", HOST, "--snapshot-bytes", str(snapshot_bytes)]
+    if args.workers > 1:
+        channel = f"broadcast-baseline-{os.getpid()}-{port}"
+        command += ["--processes", str(args.workers), "--redis-url", args.redis_url]
+        command += ["--channel", channel]
     process = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.DEVNULL)
     try:
         async with new_client(port, 4) as client:
             await wait_healthy(client, process)
+            if args.workers > 1:  # one answered; give the others a moment to listen too
+                await asyncio.sleep(2.0)
             ws_url = f"ws://{HOST}:{port}/"
             yield Baseline("baseline", process.pid, ws_url, client)
     finally:
@@ -330,11 +379,27 @@ async def wait_healthy(client: httpx.AsyncClient, process: asyncio.subprocess.Pr
 
 
 def rss_kib(pid: int) -> int:
-    """Resident memory of a process, from ``/proc/<pid>/status`` (``VmRSS``, in KiB)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise BenchError(f"no VmRSS for process {pid}")
+    """Resident memory of a process and its descendants (a server's worker processes), from
+    ``/proc/<pid>/status`` (``VmRSS``, in KiB)."""
+    total = 0
+    for one in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    if not total:
+        raise BenchError(f"no VmRSS for process {pid}")
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, children first."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
 
 
 def child_processes(pid: int) -> int:
@@ -423,9 +488,11 @@ async def probe(target: Target, pool: ViewerPool, size: int) -> tuple[int, int, 
     return seq + 1, connected.start_bytes, change.size
 
 
-async def connect_all(side: Side, viewers: int) -> None:
-    """N viewers on ``side``, every one with its snapshot, starting right after the probe."""
-    log(f"{side.run.server}: connecting {viewers:,} viewers")
+async def connect_all(side: Side, viewers: int, slow: int = 0) -> None:
+    """N viewers on ``side``, every one with its snapshot, starting right after the probe;
+    the first ``slow`` of them stop reading then."""
+    log(f"{side.run.server}: connecting {viewers:,} viewers ({slow} of them slow)")
+    side.run.slow = slow
     side.run.rss_before_kib = rss_kib(side.target.pid)
     async with asyncio.timeout(connect_timeout(viewers)):
         side.run.connected = await side.pool.connect(
@@ -433,6 +500,7 @@ async def connect_all(side: Side, viewers: int) -> None:
             viewers,
             source_addresses(viewers, side.block),
             CONNECT_CONCURRENCY,
+            slow,
         )
     start = only_start_seq(side.run.connected, viewers)
     if start != side.next_seq - 1:
@@ -461,6 +529,8 @@ async def alternate_changes(sides: Sequence[Side], args: argparse.Namespace) -> 
 async def finish(side: Side) -> None:
     side.run.received = await side.pool.collect()
     side.run.rss_after_kib = rss_kib(side.target.pid)
+    if side.run.slow:
+        side.run.slow_codes = dict(await side.pool.release())
     side.run.child_processes = child_processes(side.target.pid)
     await side.pool.leave()
     run = side.run
@@ -473,24 +543,40 @@ async def finish(side: Side) -> None:
 async def measure_pair(
     pools: Sequence[ViewerPool], mine: Run, theirs: Run, args: argparse.Namespace
 ) -> None:
-    """Both servers up at once, N viewers on each, changes alternating between them."""
-    async with ours(args) as our_server:
+    """Both servers up at once, N viewers on each, changes alternating between them.
+
+    With ``--slow-share``, the baseline is a second server of ours whose viewers all read, and
+    that share of our first server's viewers stop reading once they have their snapshot.
+    """
+    async with ours(args) as our_server, contextlib.AsyncExitStack() as stack:
         mine.pid, mine.live_end = our_server.pid, our_server.use_live_end
+        mine.workers = args.workers
         our_side = Side(our_server, pools[0], mine, block=0)
         our_side.next_seq, snapshot_bytes, size = await probe(our_server, pools[0], 0)
-        async with baseline(snapshot_bytes) as base_server:
-            theirs.pid, theirs.broadcast_ms = base_server.pid, base_server.broadcast_ms
-            base_side = Side(base_server, pools[1], theirs, block=1)
-            base_side.next_seq, _, _ = await probe(base_server, pools[1], size)
-            sides = (our_side, base_side)
-            for side in sides:
-                await connect_all(side, mine.viewers)
-            await asyncio.sleep(SETTLE_S)
-            for side in sides:
-                side.run.rss_idle_kib = rss_kib(side.target.pid)
-            await alternate_changes(sides, args)
-            for side in sides:
-                await finish(side)
+        base_server: Target
+        if args.slow_share:
+            base_server = await stack.enter_async_context(ours(args, "ours, all reading"))
+        else:
+            base_server = await stack.enter_async_context(baseline(snapshot_bytes, args))
+            theirs.broadcast_ms = base_server.broadcast_ms  # type: ignore[attr-defined]
+        theirs.pid = base_server.pid
+        base_side = Side(base_server, pools[1], theirs, block=1)
+        base_side.next_seq, _, _ = await probe(base_server, pools[1], size)
+        sides = (our_side, base_side)
+        for side in sides:
+            slow = int(mine.viewers * args.slow_share) if side is our_side else 0
+            await connect_all(side, mine.viewers, slow)
+        await asyncio.sleep(SETTLE_S)
+        for side in sides:
+            side.run.rss_idle_kib = rss_kib(side.target.pid)
+        client_cpu = cpu_seconds(pool_pids(pools))
+        started = time.monotonic()
+        await alternate_changes(sides, args)
+        mine.client_cpu = (cpu_seconds(pool_pids(pools)) - client_cpu) / (
+            time.monotonic() - started
+        )
+        for side in sides:
+            await finish(side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -566,13 +652,23 @@ def run_details(run: Run) -> str:
         f" message {sizes[0]}–{sizes[-1]} B, snapshot {connected.start_bytes} B;"
         f" {run.viewers:,} connected with snapshots in {connected.seconds:.1f}s;"
         f" server RSS {run.rss_before_kib / 1024:.0f} → {run.rss_idle_kib / 1024:.0f} MiB idle"
-        f" → {run.rss_after_kib / 1024:.0f} MiB after the changes"
+        f" → {run.rss_after_kib / 1024:.0f} MiB after the changes{slow_note(run)}"
+    )
+
+
+def slow_note(run: Run) -> str:
+    if not run.slow:
+        return ""
+    codes = ", ".join(f"{code} × {n}" for code, n in sorted(run.slow_codes.items()))
+    return (
+        f"; {run.slow} slow viewers (not in the times above), how the server had closed them"
+        f" when they read again: {codes or 'n/a'}"
     )
 
 
 def broadcast_note(run: Run) -> str:
-    measured = [run.broadcast_ms[c.seq] for c in run.changes if c.seq in run.broadcast_ms]
-    if not measured:
+    measured = [run.broadcast_ms[c.seq] for c in run.changes if run.broadcast_ms.get(c.seq)]
+    if not measured:  # none, or through Redis (the call only published)
         return ""
     return f", the `broadcast()` call itself {ms(statistics.median(measured))} ms (median)"
 
@@ -595,27 +691,69 @@ def verdicts(pairs: Sequence[Pair]) -> list[str]:
         if o.ok and o.missing == 0 and o.received is not None and o.received.lost == 0
         else "no"
     )
+    processes = "one process" if o.workers == 1 else f"{o.workers} worker processes"
     one = (
-        f"{o.viewers:,} viewers held by one process: {held} (pid {o.pid},"
+        f"{o.viewers:,} viewers held by {processes}: {held} (pid {o.pid},"
         f" {o.child_processes} child processes, every viewer received every change)"
         if held == "yes"
-        else f"{o.viewers:,} viewers held by one process: no ({o.error or 'deliveries missing'})"
+        else f"{o.viewers:,} viewers held by {processes}: no ({o.error or 'deliveries missing'})"
     )
-    return [f"- Target at {target}.", f"- {one}."]
+    lines = [f"- Target at {target}.", f"- {one}."]
+    lines += [f"- {line}" for pair in pairs for line in mode_verdicts(pair)]
+    return lines
+
+
+def mode_verdicts(pair: Pair) -> list[str]:
+    """Across processes: median ≤ 1.5× and p99 ≤ 2×; slow consumers: healthy p99 ≤ 1.1×."""
+    o, b = pair.ours, pair.base
+    if not (o.ok and b.ok):
+        return []
+    median, p99 = o.all_ms(50) / b.all_ms(50), o.all_ms(99) / b.all_ms(99)
+    cpu = f"load clients used {o.client_cpu:.2f} CPUs while the changes ran"
+    if o.slow:
+        met = "met" if p99 <= 1.1 else "NOT met"
+        return [
+            f"{o.viewers:,} viewers, {o.slow} of them slow: the others' p99 {p99:.2f}× and median"
+            f" {median:.2f}× of a server whose viewers all read (target p99 ≤ 1.1): {met}; {cpu}"
+        ]
+    if o.workers > 1:
+        met = "met" if median <= 1.5 and p99 <= 2 else "NOT met"
+        return [
+            f"{o.viewers:,} viewers over {o.workers} worker processes: median"
+            f" {median:.2f}×, p99 {p99:.2f}× (targets ≤ 1.5 and ≤ 2): {met}; {cpu}"
+        ]
+    return [f"{o.viewers:,} viewers: {cpu}"]
+
+
+def backlog_note(args: argparse.Namespace) -> str:
+    return f", TAKEAMOMENT_WS_MAX_BACKLOG={args.backlog}" if args.backlog else ""
+
+
+def slow_setup(args: argparse.Namespace) -> str:
+    if not args.slow_share:
+        return ""
+    return (
+        f"; {args.slow_share:.0%} of its viewers stop reading after their snapshot (4 KiB"
+        " receive buffer), and the baseline is a second server of ours whose viewers all read"
+    )
 
 
 def report(pairs: Sequence[Pair], args: argparse.Namespace) -> str:
     kinds = {p.ours.live_end for p in pairs if p.ours.live_end is not None}
-    kind = " / ".join(describe_change(k, args.change_kind) for k in sorted(kinds)) or "n/a"
+    kind = " / ".join(
+        describe_change(k, args.change_kind, args.description_bytes) for k in sorted(kinds)
+    )
     setup = (
         f"{args.changes} measured changes per server and row (after {args.warmup} warm-up"
         f" changes), one at a time, alternating between the two servers (both up, both with N"
         f" viewers), {PAUSE_S * 1000:.0f} ms apart. Time = from just before the host's HTTP"
         f" request until the last viewer has the message; with {args.changes} changes, p99 is"
         f" close to the slowest one. Host change: {kind}. Load client: {args.processes}"
-        " processes per server, Sans-I/O `websockets` connections. Ours: one uvicorn process"
-        " (websockets-sansio, no deflate), SQLite. Memory: server VmRSS once all N viewers sit"
-        f" idle minus before they connected, over N. {os.cpu_count()} CPUs,"
+        " processes per server, Sans-I/O `websockets` connections. Ours: `takeamoment serve"
+        f" --server {args.server} --workers {args.workers}` on {args.backend}"
+        f"{' and Redis' if args.workers > 1 else ''}{backlog_note(args)}{slow_setup(args)}."
+        " Memory: VmRSS of the server's processes once all N viewers sit idle minus before"
+        f" they connected, over N. {os.cpu_count()} CPUs,"
         f" Python {platform.python_version()}, load average {args.load_at_start:.1f} at the"
         f" start and {os.getloadavg()[0]:.1f} at the end."
     )
@@ -674,19 +812,67 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="auto",
         help="host change: /live and /end when the server has them (auto), or PATCH of a title",
     )
+    parser.add_argument(
+        "--workers",
+        type=bounded(1, 16),
+        default=1,
+        help="ours: serve --workers K (PostgreSQL and Redis when above 1); the baseline: K"
+        " broadcast processes on one port and one Redis channel; default 1",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default=None,
+        help="ours' database; default sqlite, postgres with --workers above 1",
+    )
+    parser.add_argument("--redis-url", default=REDIS_URL, help="Redis for --workers above 1")
+    parser.add_argument(
+        "--slow-share",
+        type=bounded(0, 0.5, float),
+        default=0.0,
+        help="this share of ours' viewers stop reading after their snapshot; the baseline is"
+        " then a second server of ours whose viewers all read; default 0",
+    )
+    parser.add_argument(
+        "--backlog",
+        type=bounded(1, 100_000),
+        default=None,
+        help="TAKEAMOMENT_WS_MAX_BACKLOG for ours (default: the server's own)",
+    )
+    parser.add_argument(
+        "--description-bytes",
+        type=bounded(0, 5000),
+        default=0,
+        help="each host change sets a slot's description to this many bytes (PATCH), so every"
+        " message carries it; default 0 (the changes are /live and /end)",
+    )
+    parser.add_argument(
+        "--server",
+        choices=("uvicorn", "uvicorn-h11", "granian"),
+        default="uvicorn",
+        help="the HTTP server ours runs on (takeamoment serve --server); default uvicorn",
+    )
     parser.add_argument("--fallback-bytes", type=int, default=600, help=argparse.SUPPRESS)
     parser.add_argument(
         "--time-limit", type=float, default=TIME_LIMIT_S, help="seconds for the whole run"
     )
     args = parser.parse_args(argv)
     args.load_at_start = os.getloadavg()[0]
+    if args.backend is None:
+        args.backend = "postgres" if args.workers > 1 else "sqlite"
+    args.server_env = {"TAKEAMOMENT_WS_MAX_BACKLOG": str(args.backlog)} if args.backlog else {}
     if args.viewers is None:
         args.viewers = list(QUICK_VIEWERS if args.quick else DEFAULT_VIEWERS)
     return args
 
 
 def usable_counts(args: argparse.Namespace) -> list[int]:
-    allowed = raise_fd_limit(max(args.viewers))
+    """The viewer counts this process's descriptor limit lets every server process and load
+    client process hold: N spread over ``--workers`` server processes and ``--processes``
+    load-client processes (a kernel spreads a shared port's connections unevenly: 20 % slack)."""
+    spread = min(args.workers, args.processes)
+    per_process = max(math.ceil(n / spread * (1.2 if spread > 1 else 1)) for n in args.viewers)
+    allowed = raise_fd_limit(per_process) * spread
     usable = [n for n in args.viewers if n <= allowed]
     for n in sorted(set(args.viewers) - set(usable)):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

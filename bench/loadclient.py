@@ -22,6 +22,7 @@ import asyncio
 import json
 import multiprocessing
 import signal
+import socket
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,6 +37,8 @@ from websockets.uri import WebSocketURI, parse_uri
 OPEN_ATTEMPTS = 3
 OPEN_TIMEOUT_S = 30.0
 REPLY_TIMEOUT_S = 60.0  # collecting receipts, closing viewers
+SLOW_RCVBUF = 4096  # bytes: a slow viewer's receive buffer
+RELEASE_WAIT_S = 15.0  # for the released slow viewers to read their close frames
 
 
 class LoadClientError(RuntimeError):
@@ -57,9 +60,11 @@ def seq_of(message: bytes) -> int:
 class Viewer(TextClient):
     """One WebSocket connection: handshake, then timestamp every text message as it arrives."""
 
-    def __init__(self, shard: Shard, uri: WebSocketURI) -> None:
+    def __init__(self, shard: Shard, uri: WebSocketURI, slow: bool = False) -> None:
         super().__init__(uri, time.monotonic_ns)
         self.shard = shard
+        # A slow viewer stops reading once it has its starting point (a client that hangs).
+        self.slow = slow
         self.started: asyncio.Future[tuple[int, int]] = (  # (seq, bytes)
             asyncio.get_running_loop().create_future()
         )
@@ -73,12 +78,22 @@ class Viewer(TextClient):
         seq, self.size = seq_of(text), len(text)
         if not self.started.done():
             self.started.set_result((seq, self.size))
-        else:
+            if self.slow and self.transport is not None:
+                self.transport.pause_reading()
+        elif not self.slow:
             self.shard.received(seq, now, self.size)
 
     def on_lost(self, exc: Exception | None) -> None:
         self._fail(exc or ConnectionError("closed before the first message"))
-        self.shard.lost(self)
+        if not self.slow:
+            self.shard.lost(self)
+
+    def close_code(self) -> str:
+        """How the server closed this connection: its close code, or "open"."""
+        received = self.ws.close_rcvd
+        if received is not None:
+            return str(received.code)
+        return "closed without a code" if self.closed.done() else "open"
 
     def _fail(self, exc: BaseException) -> None:
         if not self.started.done():
@@ -92,6 +107,7 @@ class Shard:
 
     pipe: Connection
     viewers: set[Viewer] = field(default_factory=set)
+    slow: list[Viewer] = field(default_factory=list)
     times: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     sizes: dict[int, int] = field(default_factory=dict)
     complete: set[int] = field(default_factory=set)
@@ -120,6 +136,7 @@ class Shard:
 
     def reset(self) -> None:
         self.viewers.clear()
+        self.slow.clear()
         self.times.clear()
         self.sizes.clear()
         self.complete.clear()
@@ -134,15 +151,21 @@ class Worker(PipeWorker):
         self.shard = Shard(pipe)
 
     def handlers(self) -> dict[str, Callable[..., Awaitable[Any]]]:
-        return {"connect": self.connect, "collect": self.collect, "leave": self.leave}
+        return {
+            "connect": self.connect,
+            "collect": self.collect,
+            "leave": self.leave,
+            "release": self.release,
+        }
 
     async def close(self) -> None:
         await self._drop_all()
 
     async def connect(
-        self, url: str, count: int, sources: Sequence[str | None], concurrency: int
+        self, url: str, count: int, sources: Sequence[str | None], concurrency: int, slow: int = 0
     ) -> dict[str, Any]:
-        """Open ``count`` viewers, at most ``concurrency`` handshakes at a time."""
+        """Open ``count`` viewers, at most ``concurrency`` handshakes at a time; the first
+        ``slow`` of them stop reading once they have their starting point."""
         uri = parse_uri(url)
         gate = asyncio.Semaphore(concurrency)
         errors: Counter[str] = Counter()
@@ -150,7 +173,7 @@ class Worker(PipeWorker):
 
         async def one(index: int) -> tuple[int, int] | None:
             async with gate:
-                return await self._open(uri, sources[index % len(sources)], errors)
+                return await self._open(uri, sources[index % len(sources)], errors, index < slow)
 
         results = await asyncio.gather(*(one(i) for i in range(count)))
         opened = [r for r in results if r is not None]
@@ -164,18 +187,24 @@ class Worker(PipeWorker):
         }
 
     async def _open(
-        self, uri: WebSocketURI, source: str | None, errors: Counter[str]
+        self, uri: WebSocketURI, source: str | None, errors: Counter[str], slow: bool = False
     ) -> tuple[int, int] | None:
         loop = asyncio.get_running_loop()
         local = (source, 0) if source else None
         for attempt in range(OPEN_ATTEMPTS):
             viewer: Viewer | None = None
             try:
-                _, viewer = await loop.create_connection(
-                    lambda: Viewer(self.shard, uri), uri.host, uri.port, local_addr=local
-                )
+                if slow:
+                    viewer = await self._open_slow(uri, source)
+                else:
+                    _, viewer = await loop.create_connection(
+                        lambda: Viewer(self.shard, uri), uri.host, uri.port, local_addr=local
+                    )
                 started = await asyncio.wait_for(asyncio.shield(viewer.started), OPEN_TIMEOUT_S)
-                self.shard.viewers.add(viewer)  # counted only once it has its starting point
+                if slow:
+                    self.shard.slow.append(viewer)
+                else:
+                    self.shard.viewers.add(viewer)  # counted once it has its starting point
                 return started
             except Exception as error:  # refused, reset, timed out, handshake refused: retry
                 errors[type(error).__name__] += 1
@@ -183,6 +212,35 @@ class Worker(PipeWorker):
                     viewer.abort()
                 await asyncio.sleep(0.2 * (attempt + 1))
         return None
+
+    async def _open_slow(self, uri: WebSocketURI, source: str | None) -> Viewer:
+        """A viewer whose socket takes little before the server must hold on to the rest
+        (a small receive buffer: no autotuning), as a phone that lost its network would."""
+        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SLOW_RCVBUF)
+            sock.setblocking(False)
+            if source:
+                sock.bind((source, 0))
+            await loop.sock_connect(sock, (uri.host, uri.port))
+        except OSError:
+            sock.close()
+            raise
+        _, viewer = await loop.create_connection(
+            lambda: Viewer(self.shard, uri, slow=True), sock=sock
+        )
+        return viewer
+
+    async def release(self) -> dict[str, Any]:
+        """Let the slow viewers read again; how the server had closed each (code or "open")."""
+        for viewer in self.shard.slow:
+            if viewer.transport is not None and not viewer.transport.is_closing():
+                viewer.transport.resume_reading()
+        waits = [viewer.closed for viewer in self.shard.slow if not viewer.closed.done()]
+        if waits:
+            await asyncio.wait(waits, timeout=RELEASE_WAIT_S)
+        return {"codes": Counter(viewer.close_code() for viewer in self.shard.slow)}
 
     async def collect(self) -> dict[str, Any]:
         shard = self.shard
@@ -201,7 +259,7 @@ class Worker(PipeWorker):
         return {"closed": count}
 
     async def _drop_all(self) -> None:
-        viewers = list(self.shard.viewers)
+        viewers = [*self.shard.viewers, *self.shard.slow]
         for viewer in viewers:
             viewer.leave()
         waits = [viewer.closed for viewer in viewers]
@@ -325,7 +383,7 @@ class ViewerPool:
             return list(await asyncio.gather(*(self._ask(i, *command) for i in indexes)))
 
     async def connect(
-        self, url: str, count: int, sources: Sequence[str | None], concurrency: int
+        self, url: str, count: int, sources: Sequence[str | None], concurrency: int, slow: int = 0
     ) -> Connected:
         """Open ``count`` viewers of ``url`` and wait until each has its starting message.
 
@@ -333,10 +391,12 @@ class ViewerPool:
         """
         share, extra = divmod(count, self.processes)
         self._assigned = [share + (1 if i < extra else 0) for i in range(self.processes)]
+        slow_share, slow_extra = divmod(slow, self.processes)
+        slows = [slow_share + (1 if i < slow_extra else 0) for i in range(self.processes)]
         self._complete.clear()
         replies = await asyncio.gather(
             *(
-                self._ask(i, "connect", url, n, sources, concurrency)
+                self._ask(i, "connect", url, n, sources, concurrency, slows[i])
                 for i, n in enumerate(self._assigned)
                 if n
             )
@@ -376,6 +436,11 @@ class ViewerPool:
             sum(r["open"] for r in replies),
             sum(r["lost"] for r in replies),
         )
+
+    async def release(self) -> Counter[str]:
+        """Let the slow viewers read again; how many the server had closed with each code."""
+        replies = await self._ask_all("release", busy_only=True)
+        return sum((Counter(r["codes"]) for r in replies), Counter())
 
     async def leave(self) -> int:
         """Close every viewer; returns how many were open."""

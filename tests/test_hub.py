@@ -8,12 +8,15 @@ from typing import Any
 
 from takeamoment.realtime.hub import Hub
 from takeamoment.realtime.stream import CLOSE_TOO_SLOW, pump
+from takeamoment.realtime.wsprotocol import IN_PLACE_SEND
 
 
 class FakeSocket:
     """Enough of a WebSocket for ``pump``: records what is sent, can be made to stall."""
 
-    def __init__(self, *, stuck: bool = False) -> None:
+    def __init__(self, *, stuck: bool = False, in_place: bool = True) -> None:
+        # As uvicorn's protocol in ``serve`` says (``wsprotocol.py``): sends may go in place.
+        self.scope: dict[str, Any] = {"extensions": {IN_PLACE_SEND: {}} if in_place else {}}
         self.sent: list[str] = []
         self.closed_with: int | None = None
         self.stuck = stuck
@@ -87,4 +90,24 @@ async def test_a_parked_viewer_is_written_to_in_place_in_order() -> None:
         sent_without_waiting = [json.loads(text)["seq"] for text in socket.sent]
         task.cancel()
     assert sent_without_waiting == list(range(1, 21))
-    assert not subscription.overflowed.is_set()
+    assert not subscription.overflowed
+
+
+async def test_without_the_servers_word_nothing_is_written_in_place_and_nothing_is_lost() -> None:
+    """A server whose send may write and then suspend (Granian) would get a message twice from
+    an in-place write that seemed not to finish: there, every message goes through the writer."""
+    hub = Hub(max_backlog=50)
+    socket = FakeSocket(in_place=False)
+    with hub.subscribe("event:x") as subscription:
+        task = asyncio.create_task(pump(socket, subscription, [], 0, _nothing_missing))  # type: ignore[arg-type]
+        await asyncio.sleep(0.01)  # let the writer send its start and park
+        for seq in range(1, 21):
+            hub.dispatch("event:x", {"seq": seq, "type": "slot.updated"})
+        written_in_place = list(socket.sent)
+        for _ in range(100):  # the writer task drains the backlog
+            if len(socket.sent) == 20:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+    assert written_in_place == []
+    assert [json.loads(text)["seq"] for text in socket.sent] == list(range(1, 21))

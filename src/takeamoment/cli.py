@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 import uvicorn
@@ -27,6 +27,13 @@ from takeamoment.services.outbox import configure
 from takeamoment.settings import Settings, get_settings
 
 T = TypeVar("T")
+
+# uvicorn on uvloop and httptools (the default), as it ran before (asyncio, h11 and the stock
+# Sans-I/O WebSocket protocol: kept for comparison), or Granian; bench/http_servers.py and
+# bench/fanout.py --server measure them.
+SERVERS = ("uvicorn", "uvicorn-h11", "granian")
+DEFAULT_SERVER = "uvicorn"
+LEAN_WS_PROTOCOL = "takeamoment.realtime.wsprotocol:LeanWebSocketsProtocol"
 
 
 def _settings() -> Settings:
@@ -61,7 +68,7 @@ async def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]])
         await db.dispose()
 
 
-def _serve(host: str, port: int, workers: int) -> None:
+def _serve(host: str, port: int, workers: int, server: str = DEFAULT_SERVER) -> None:
     settings = _settings()
     if workers > 1 and not settings.redis_url:
         raise click.ClickException(
@@ -70,32 +77,78 @@ def _serve(host: str, port: int, workers: int) -> None:
         )
     _migrate(settings)
     settings.resolved_secret_key()  # create it before workers race to do so
-    # Fan-out to thousands of viewers makes many short-lived objects; with the default
-    # thresholds the collector ran ~250 times over 20 changes to 5,000 viewers (bench/fanout.py).
-    gc.set_threshold(50_000, 50, 100)
-    json_lines = settings.log_format == "json"
+    tune_collector()
     with metrics.across_workers(workers):
-        uvicorn.run(
-            "takeamoment.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            ws="websockets-sansio",
-            # Deflate costs up to ~300 KiB per connection; our messages are small.
-            ws_per_message_deflate=False,
-            ws_max_size=MAX_INCOMING_BYTES,
-            log_level=settings.log_level,
-            # Access lines carry URLs: redact their tokens. With JSON logs the app writes its
-            # own access lines, with the request id, route and duration (api/observe.py).
-            log_config=uvicorn_log_config(json_lines=json_lines),
-            access_log=not json_lines,
-            # uvicorn believes X-Forwarded-For from loopback unless told otherwise, which would
-            # let any local client choose its address for every per-address limit: trust only
-            # the proxies the settings list, and with none, no header at all.
-            proxy_headers=bool(settings.forwarded_allow_ips),
-            forwarded_allow_ips=list(settings.forwarded_allow_ips),
-        )
+        if server == "granian":
+            _run_granian(host, port, workers, settings)
+        else:
+            _run_uvicorn(host, port, workers, settings, fast=server == "uvicorn")
+
+
+def tune_collector() -> None:
+    """Fan-out to thousands of viewers makes many short-lived objects; with the default
+    thresholds the collector ran ~250 times over 20 changes to 5,000 viewers (bench/fanout.py)."""
+    gc.set_threshold(50_000, 50, 100)
+
+
+def _run_uvicorn(host: str, port: int, workers: int, settings: Settings, fast: bool) -> None:
+    json_lines = settings.log_format == "json"
+    uvicorn.run(
+        "takeamoment.cli:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop" if fast else "asyncio",
+        http="httptools" if fast else "h11",
+        # uvicorn's websockets-sansio protocol, holding less per idle connection.
+        ws=LEAN_WS_PROTOCOL if fast else "websockets-sansio",
+        # Deflate costs up to ~300 KiB per connection; our messages are small.
+        ws_per_message_deflate=False,
+        ws_max_size=MAX_INCOMING_BYTES,
+        log_level=settings.log_level,
+        # Access lines carry URLs: redact their tokens. With JSON logs the app writes its own
+        # access lines, with the request id, route and duration (api/observe.py).
+        log_config=uvicorn_log_config(json_lines=json_lines),
+        access_log=not json_lines,
+        # uvicorn believes X-Forwarded-For from loopback unless told otherwise, which would let
+        # any local client choose its address for every per-address limit: trust only the
+        # proxies the settings list, and with none, no header at all.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=list(settings.forwarded_allow_ips),
+    )
+
+
+def served_app() -> Any:
+    """The app as each server process builds it: worker processes are spawned, not forked, so
+    the collector is tuned in each of them too."""
+    from takeamoment.app import create_app
+
+    tune_collector()
+    return create_app()
+
+
+def _run_granian(host: str, port: int, workers: int, settings: Settings) -> None:
+    try:
+        from granian.constants import Interfaces, Loops
+        from granian.log import LogLevels
+        from granian.server import Server
+    except ImportError as error:
+        raise click.ClickException(
+            "--server granian needs the granian package (pip install granian)"
+        ) from error
+
+    Server(
+        "takeamoment.cli:served_app",
+        address=host,
+        port=port,
+        workers=workers,
+        interface=Interfaces.ASGI,
+        factory=True,
+        loop=Loops.uvloop,
+        websockets=True,
+        log_level=LogLevels(settings.log_level.lower()),
+    ).serve()
 
 
 @click.group()
@@ -107,9 +160,16 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default=DEFAULT_SERVER,
+    show_default=True,
+    help="The HTTP server (bench/http_servers.py compares them).",
+)
+def serve(host: str, port: int, workers: int, server: str) -> None:
     """Migrate the database to head, then serve the app."""
-    _serve(host, port, workers)
+    _serve(host, port, workers, server)
 
 
 @main.group()

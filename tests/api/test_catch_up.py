@@ -30,6 +30,6 @@ async def test_every_local_topic_is_offered_its_newest_message(
     ):
         await offer_latest(db, hub)
 
-        assert [viewer.queue.get_nowait().seq] == [last_change]
-        assert [person.queue.get_nowait().seq] == [2]
-        assert nobody.queue.empty()
+        assert [m.seq for m in viewer.take_waiting()] == [last_change]
+        assert [m.seq for m in person.take_waiting()] == [2]
+        assert not nobody.take_waiting()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -231,11 +232,16 @@ async def test_a_shared_snapshot_is_rebuilt_once_a_slot_it_holds_becomes_overdue
     await ok(await client.post("/api/events/now/slots", json=body, headers=auth(host_token)), 201)
     snapshots = Snapshots(db)
     before = await snapshots.current("now")
-    assert [s["overdue"] for s in before["slots"]] == [False]
+    assert [s["overdue"] for s in json.loads(before.text)["slots"]] == [False]
     assert await snapshots.current("now") is before  # shared while nothing changed
+    schedule = await ok(await client.get("/api/events/now/schedule"))  # the public one, cached
+    assert [s["overdue"] for s in schedule["slots"]] == [False]
     deadline = asyncio.get_running_loop().time() + 30
     while datetime.now(UTC) <= starts:  # the clock, not a change, makes it overdue
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.1)
     after = await snapshots.current("now")
-    assert after["seq"] == before["seq"] and [s["overdue"] for s in after["slots"]] == [True]
+    assert after.seq == before.seq
+    assert [s["overdue"] for s in json.loads(after.text)["slots"]] == [True]
+    schedule = await ok(await client.get("/api/events/now/schedule"))
+    assert [s["overdue"] for s in schedule["slots"]] == [True]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from takeamoment.api.auth import host_only
+from takeamoment.api.auth import host_only, principal_of
 from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, BODY_ERRORS, CONFLICT_ERRORS, NOT_FOUND_ERRORS
+from takeamoment.calendar.conditional import accepts_gzip
+from takeamoment.db.engine import Database
 from takeamoment.services import changes, channels, document, events, importing, schedule, slots
 from takeamoment.services.importing import ImportResult
 from takeamoment.services.inputs import (
@@ -20,7 +23,21 @@ from takeamoment.services.inputs import (
     EventUpdate,
     SlotCreate,
 )
+from takeamoment.services.versions import KnownVersions
 from takeamoment.services.views import ChannelPublic, EventPublic, SchedulePublic, SlotPublic
+from takeamoment.settings import Settings
+
+
+def public_schedules(state: State) -> schedule.PublicSchedules:
+    """This app's cache of public schedules, made on first use (it trusts what the real-time
+    plugin's ``known_versions`` trusts)."""
+    cache = state.get("public_schedules")
+    if not isinstance(cache, schedule.PublicSchedules):
+        known = state.get("known_versions")
+        cache = schedule.PublicSchedules(known if known is not None else KnownVersions())
+        state["public_schedules"] = cache
+    return cache
+
 
 # A host's change to a named event: the token, the event, the body can each be wrong.
 WRITE_ERRORS = [*AUTH_ERRORS, *NOT_FOUND_ERRORS, *BODY_ERRORS]
@@ -157,9 +174,22 @@ class EventController(Controller):
 
     @get("/{slug:str}/schedule", summary="The schedule, sorted by start", raises=NOT_FOUND_ERRORS)
     async def get_schedule(
-        self, db: Db, settings: AppSettings, principal: MaybePrincipal, slug: PathKey
-    ) -> SchedulePublic:
-        return await schedule.get_schedule(db, slug, principal, settings.public_url)
+        self, slug: PathKey, request: Request[Any, Any, Any]
+    ) -> Response[SchedulePublic]:
+        # No injected dependencies: resolving them (a task group per request) cost more than
+        # serving the public schedule from memory (bench/http_servers.py). Same objects, read
+        # from the app's state.
+        state = request.app.state
+        db: Database = state.db
+        settings: Settings = state.settings
+        principal = await principal_of(request)
+        if principal is not None and principal.is_host:  # hosts see invited people too
+            return Response(await schedule.get_schedule(db, slug, principal, settings.public_url))
+        gzipped = accepts_gzip(request.headers.get("accept-encoding"))
+        body = await public_schedules(state).body(db, slug, settings.public_url, gzipped)
+        headers = {"Vary": "Accept-Encoding", **({"Content-Encoding": "gzip"} if gzipped else {})}
+        # Already JSON of a SchedulePublic: Litestar sends bytes as they are.
+        return Response(cast(SchedulePublic, body), media_type=MediaType.JSON, headers=headers)
 
     @get(
         "/{slug:str}/changes",

@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 
 
+@lru_cache(maxsize=1024)  # a cached feed's Last-Modified is formatted for every answer
 def http_date(moment: datetime) -> str:
     """An IMF-fixdate, e.g. ``Thu, 10 Oct 2030 09:00:00 GMT``."""
     return format_datetime(moment.astimezone(UTC).replace(microsecond=0), usegmt=True)

@@ -45,6 +45,7 @@ PRIVATE_CACHE_CONTROL = "private, max-age=60"
 # Only for bench/feeds.py: serve a directory at /_bench/static, to compare with a static file.
 BENCH_STATIC_DIR_VARIABLE = "TAKEAMOMENT_BENCH_STATIC_DIR"
 _UID_DOMAIN_KEY = "uid_domain"
+_FEED_URLS_KEY = "feed_urls"
 GET_AND_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 
 Cache = NamedDependency[FeedCache]
@@ -73,7 +74,11 @@ async def resolve_uid_domain(state: State, db: Database, settings: Settings) -> 
 
 
 async def provide_feed_urls(state: State, db: Db, settings: AppSettings) -> FeedUrls:
-    return FeedUrls(settings.public_url, await resolve_uid_domain(state, db, settings))
+    urls = state.get(_FEED_URLS_KEY)
+    if not isinstance(urls, FeedUrls):  # made once: every feed request needs it
+        urls = FeedUrls(settings.public_url, await resolve_uid_domain(state, db, settings))
+        state[_FEED_URLS_KEY] = urls
+    return urls
 
 
 async def settle_uid_domain(app: Litestar) -> None:
@@ -135,15 +140,20 @@ class FeedController(Controller):
     async def event_feed(
         self,
         request: Request[Any, Any, Any],
-        db: Db,
-        feed_urls: Urls,
-        feed_cache: Cache,
         slug: PathKey,
         channel: FilterText = None,
         tag: FilterText = None,
     ) -> Response[bytes]:
+        # No injected dependencies: resolving them (a task group per request) cost more than
+        # serving a cached feed (bench/http_servers.py). Same objects, from the app's state.
+        state = request.app.state
+        db: Database = state.db
+        feed_urls = await provide_feed_urls(state, db, state.settings)
         feed_filter = FeedFilter(channel=channel, tag=tag)
-        feed = await feeds.event_feed(db, feed_cache, slug, feed_filter, feed_urls)
+        known = state.get("known_versions")  # trusted versions (the real-time plugin's)
+        feed = await feeds.event_feed(
+            db, provide_feed_cache(state), slug, feed_filter, feed_urls, known
+        )
         return feed_response(request, feed, PUBLIC_CACHE_CONTROL)
 
     @route(

@@ -99,6 +99,8 @@ class Bus:
         this process's hub gets them now and the worker publishes them to Redis later.
         """
         for item in outbox:
+            for committed in self.hub.on_commit:
+                committed(item.topic, item.message)
             envelope = {"topic": item.topic, "message": item.message, "origin": self.origin}
             if self.redis is None:
                 await self._publish_in_memory(envelope)

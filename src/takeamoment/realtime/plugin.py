@@ -15,6 +15,7 @@ from takeamoment.realtime.presence import Presence
 from takeamoment.realtime.snapshots import Snapshots
 from takeamoment.realtime.ws import event_stream, my_stream
 from takeamoment.redis_client import redis_client
+from takeamoment.services.versions import KnownVersions
 from takeamoment.settings import Settings
 
 
@@ -23,19 +24,24 @@ class RealtimePlugin(InitPluginProtocol):
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.hub = Hub(max_backlog=settings.ws_max_backlog)
-        self.snapshots = Snapshots(db)
+        # What this process may take as an event's current version (snapshots, public reads).
+        self.known = KnownVersions()
+        self.snapshots = Snapshots(db, self.known)
         self.redis = redis_client(settings.redis_url) if settings.redis_url else None
         self.channels = make_channels_plugin(self.redis, settings.bus_channel)
         self.bus = Bus(self.channels, self.hub, settings.bus_channel, self.redis)
         self.bus.on_resubscribed = partial(offer_latest, db, self.hub)
         self.presence = Presence(self.hub, self.redis, settings.bus_channel)
         self.hub.on_membership.append(self.presence.changed)
+        self.hub.listeners.append(self.known.heard)
+        self.hub.on_commit.append(self.known.heard)
         db.after_commit = self.bus.publish
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend([event_stream, my_stream])
         app_config.state["hub"] = self.hub
         app_config.state["snapshots"] = self.snapshots
+        app_config.state["known_versions"] = self.known
         app_config.state["redis"] = self.redis
         app_config.state["presence"] = self.presence
         app_config.state["bus"] = self.bus

@@ -16,6 +16,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from takeamoment.realtime.hub import Outgoing, Subscription
+from takeamoment.realtime.wsprotocol import IN_PLACE_SEND
 
 # Close codes of our own (RFC 6455 leaves 4000-4999 to applications).
 CLOSE_TOO_SLOW = 4008  # the backlog overflowed: reconnect with ?since=<last seq seen>
@@ -24,6 +25,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_BIG = 1009
 MAX_INCOMING_BYTES = 64 * 1024
+TOO_SLOW_REASON = "too far behind: reconnect with ?since=<last seq>"
 
 LoadAfter = Callable[[int], Awaitable[list[dict[str, Any]]]]
 # Returns when the subscriber may no longer listen (its token was revoked).
@@ -33,54 +35,133 @@ Expiry = Callable[[], Coroutine[Any, Any, None]]
 async def pump(
     socket: WebSocket[Any, Any, Any],
     subscription: Subscription,
-    start: list[dict[str, Any]],
+    start: list[Outgoing],
     last_seq: int,
     load_after: LoadAfter,
     expiry: Expiry | None = None,
 ) -> None:
     """Send ``start``, then live messages after ``last_seq``, until the client goes or lags
-    (or ``expiry`` returns: the stream is then closed with 4401)."""
-    writer = asyncio.create_task(_write(socket, subscription, start, last_seq, load_after))
-    reader = asyncio.create_task(_read_until_closed(socket))
-    overflow = asyncio.create_task(subscription.overflowed.wait())
-    expired = asyncio.create_task(expiry() if expiry else _never())
-    tasks = (writer, reader, overflow, expired)
+    (or ``expiry`` returns: the stream is then closed with 4401).
+
+    The calling task reads the client's messages; it is interrupted (cancelled, and the
+    cancellation withdrawn) when the stream must stop for another reason. A writer task exists
+    only while the subscriber is behind, and ``expiry`` gets a task of its own.
+    """
+    stream = _Stream(socket, subscription, load_after)
+    expired = asyncio.create_task(_expire(stream, expiry)) if expiry else None
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        if subscription.overflowed:  # fell behind while its starting point was read
+            stream.stop(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
+        else:
+            await _send_start(socket, start)
+            subscription.sent = last_seq
+            stream.attach()
+            if await _read_until_closed(socket) == CLOSE_TOO_BIG:
+                stream.stop(CLOSE_TOO_BIG, "message too big")
+    except asyncio.CancelledError:
+        if not stream.stopping:  # cancelled from outside (shutdown): not ours to swallow
+            raise
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-    if expired in done:
-        await _close(socket, CLOSE_UNAUTHORIZED, "the token was revoked")
-    elif overflow in done:
-        await _close(socket, CLOSE_TOO_SLOW, "too far behind: reconnect with ?since=<last seq>")
-    elif reader in done and reader.exception() is None and reader.result() == CLOSE_TOO_BIG:
-        await _close(socket, CLOSE_TOO_BIG, "message too big")
+        stream.detach()
+        if expired is not None:
+            expired.cancel()
+    if stream.close_code is not None:
+        await _close(socket, stream.close_code, stream.close_reason)
 
 
-async def _write(
-    socket: WebSocket[Any, Any, Any],
-    subscription: Subscription,
-    start: list[dict[str, Any]],
-    last_seq: int,
-    load_after: LoadAfter,
-) -> None:
-    await _send_start(socket, start)
-    subscription.sent = last_seq
-    while True:
-        if subscription.queue.empty():
-            subscription.send_now = socket.send_text  # parked: live messages may go directly
-        outgoing = await subscription.queue.get()
-        subscription.send_now = None
-        if outgoing.seq <= subscription.sent:
-            continue  # already sent: in the starting point, directly, or delivered twice
-        if outgoing.seq > subscription.sent + 1:  # a hole: fill it from the database
-            await _fill(socket, subscription, outgoing.seq, load_after)
-        await socket.send_text(outgoing.text)
-        subscription.sent = outgoing.seq
+class _Stream:
+    """One connection's delivery: parks the subscription, or drains its backlog when behind."""
+
+    __slots__ = (
+        "close_code",
+        "close_reason",
+        "in_place",
+        "load_after",
+        "reader",
+        "socket",
+        "stopping",
+        "subscription",
+        "writer",
+    )
+
+    def __init__(
+        self, socket: WebSocket[Any, Any, Any], subscription: Subscription, load_after: LoadAfter
+    ) -> None:
+        self.socket = socket
+        self.subscription = subscription
+        self.load_after = load_after
+        self.reader = asyncio.current_task()
+        self.writer: asyncio.Task[None] | None = None
+        # Written to in place only where the server's send allows it (``wsprotocol.py``).
+        extensions = socket.scope.get("extensions") or {}
+        self.in_place = IN_PLACE_SEND in extensions
+        self.stopping = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        subscription.on_overflow = self._overflowed
+
+    def attach(self) -> None:
+        """The starting point is sent: deliver what waits, then live messages."""
+        self.subscription.on_waiting = self._wake
+        self._wake()
+
+    def detach(self) -> None:
+        subscription = self.subscription
+        subscription.on_waiting = subscription.on_overflow = subscription.send_now = None
+        self.reader = None
+        if self.writer is not None:
+            self.writer.cancel()
+
+    def stop(self, code: int | None, reason: str = "") -> None:
+        """End the stream (closing it with ``code`` unless None); the reader is interrupted."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.close_code, self.close_reason = code, reason
+        reader = self.reader
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+
+    def _overflowed(self) -> None:
+        self.stop(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
+
+    def _wake(self) -> None:
+        """Something waits: park if the backlog is empty, else start the writer."""
+        if self.writer is not None or self.stopping:
+            return
+        if self.subscription.backlog is None:
+            if self.in_place:
+                self.subscription.send_now = self.socket.send_text
+            return
+        self.subscription.send_now = None
+        self.writer = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        subscription = self.subscription
+        try:
+            while (outgoing := subscription.next_waiting()) is not None:
+                if outgoing.seq <= subscription.sent:
+                    continue  # already sent: in the starting point, directly, or twice
+                if outgoing.seq > subscription.sent + 1:  # a hole: fill it from the database
+                    await _fill(self.socket, subscription, outgoing.seq, self.load_after)
+                await self.socket.send_text(outgoing.text)
+                subscription.sent = outgoing.seq
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the client went away, or the database did: end this stream
+            self.writer = None
+            self.stop(None)
+            return
+        self.writer = None
+        self._wake()  # nothing waits now: park (or drain what came in meanwhile)
+
+
+async def _expire(stream: _Stream, expiry: Expiry) -> None:
+    await expiry()
+    stream.stop(CLOSE_UNAUTHORIZED, "the token was revoked")
 
 
 async def _fill(
@@ -101,15 +182,11 @@ async def _fill(
             return
 
 
-async def _never() -> None:
-    await asyncio.Event().wait()
-
-
-async def _send_start(socket: WebSocket[Any, Any, Any], start: list[dict[str, Any]]) -> None:
-    """Send the starting point, then let it go: a snapshot is ~13 KiB per viewer, and the caller
-    shares this list, so it would otherwise live as long as the connection."""
+async def _send_start(socket: WebSocket[Any, Any, Any], start: list[Outgoing]) -> None:
+    """Send the starting point, then let it go: it would otherwise live as long as the
+    connection (a replay may be long)."""
     for message in start:
-        await socket.send_text(Outgoing.of(message).text)
+        await socket.send_text(message.text)
     start.clear()
 
 

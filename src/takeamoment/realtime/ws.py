@@ -17,8 +17,8 @@ from takeamoment.api.auth_limits import (
 )
 from takeamoment.db.engine import Database
 from takeamoment.domain.errors import NotFound
-from takeamoment.realtime.hub import Hub
-from takeamoment.realtime.limits import per_client_connection_limit
+from takeamoment.realtime.hub import Hub, Outgoing
+from takeamoment.realtime.limits import within_connection_limit
 from takeamoment.realtime.snapshots import Snapshots
 from takeamoment.realtime.stream import (
     CLOSE_FORBIDDEN,
@@ -65,7 +65,7 @@ def _origin_allowed(socket: Socket, settings: Settings, authenticated: bool = Fa
     allowed = settings.ws_allowed_origins
     if not allowed and authenticated:
         allowed = [settings.public_origin]
-    origin = socket.headers.get("origin")
+    origin = _origin(socket)
     return not allowed or origin is None or origin in allowed
 
 
@@ -77,6 +77,15 @@ async def _host_from_our_origin(socket: Socket) -> bool:
     except TooManyAuthFailures:
         return False
     return principal is not None and principal.is_host
+
+
+def _origin(socket: Socket) -> str | None:
+    """The Origin header, read from the scope: ``socket.headers`` would parse every header
+    into a mapping that stays in the scope for the connection's life (~1 KiB an idle viewer)."""
+    for name, value in socket.scope["headers"]:
+        if name.lower() == b"origin":
+            return bytes(value).decode("latin-1")
+    return None
 
 
 async def _all_after(load_after: LoadAfter, since: int) -> list[dict[str, Any]]:
@@ -94,7 +103,7 @@ async def _refuse(socket: Socket, code: int, reason: str) -> None:
 
 async def _event_start(
     db: Database, snapshots: Snapshots | None, slug: str, since: int | None
-) -> tuple[list[Any], int]:
+) -> tuple[list[Outgoing], int]:
     """What a viewer gets first: the replay after ``since`` when we can, else a snapshot.
 
     Without ``snapshots`` (a host watching a draft) the snapshot is built for this one stream.
@@ -102,19 +111,23 @@ async def _event_start(
     snapshot = (
         await snapshots.current(slug)  # also raises NotFound for drafts
         if snapshots is not None
-        else await snapshot_message(db, slug, drafts=True)
+        else Outgoing.of(await snapshot_message(db, slug, drafts=True))
     )
-    if since is None or since > snapshot["seq"]:
-        return [snapshot], snapshot["seq"]
+    if since is None or since > snapshot.seq:
+        return [snapshot], snapshot.seq
     replay = await _all_after(lambda after: changes_after(db, slug, after), since)
     if replay and replay[0]["seq"] != since + 1:  # the log no longer reaches back that far
-        return [snapshot], snapshot["seq"]
-    return replay, replay[-1]["seq"] if replay else since
+        return [snapshot], snapshot.seq
+    return [Outgoing.of(m) for m in replay], replay[-1]["seq"] if replay else since
 
 
-@websocket("/ws/events/{slug:str}", middleware=[per_client_connection_limit])
+@websocket("/ws/events/{slug:str}")
 async def event_stream(socket: Socket, slug: FromPath[str]) -> None:
     """A snapshot (or the changes after ``?since=N``), then every change in seq order."""
+    await within_connection_limit(socket, lambda: _event_stream(socket, slug))
+
+
+async def _event_stream(socket: Socket, slug: str) -> None:
     db: Database = socket.app.state.db
     hub: Hub = socket.app.state.hub
     if not _origin_allowed(socket, socket.app.state.settings):
@@ -143,9 +156,13 @@ async def event_stream(socket: Socket, slug: FromPath[str]) -> None:
     return None
 
 
-@websocket("/ws/me", middleware=[per_client_connection_limit])
+@websocket("/ws/me")
 async def my_stream(socket: Socket) -> None:
     """A creator's or therapist's notifications after ``?since=N`` (all by default), then live."""
+    await within_connection_limit(socket, lambda: _my_stream(socket))
+
+
+async def _my_stream(socket: Socket) -> None:
     db: Database = socket.app.state.db
     hub: Hub = socket.app.state.hub
     if not _origin_allowed(socket, socket.app.state.settings, authenticated=True):
@@ -172,9 +189,9 @@ async def my_stream(socket: Socket) -> None:
         await _until_revoked(db, token, socket.app.state.settings.ws_reauth_seconds)
 
     with hub.subscribe(person_topic(person_id)) as subscription:
-        start = await _all_after(load_after, since)
+        start = [Outgoing.of(m) for m in await _all_after(load_after, since)]
         await socket.accept()
-        last_seq = start[-1]["seq"] if start else since
+        last_seq = start[-1].seq if start else since
         await pump(socket, subscription, start, last_seq, load_after, until_revoked)
     return None
 

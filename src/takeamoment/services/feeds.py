@@ -56,6 +56,7 @@ from takeamoment.domain.errors import Gone, NotFound
 from takeamoment.domain.slot_states import times_on_air
 from takeamoment.services.live import CANCELLED_BOOKING
 from takeamoment.services.tokens import hash_token
+from takeamoment.services.versions import KnownVersions
 
 logger = logging.getLogger(__name__)
 
@@ -94,14 +95,28 @@ def redact_token(token: str) -> str:
 
 
 async def event_feed(
-    db: Database, cache: FeedCache, slug: str, feed_filter: FeedFilter, urls: FeedUrls
+    db: Database,
+    cache: FeedCache,
+    slug: str,
+    feed_filter: FeedFilter,
+    urls: FeedUrls,
+    known: KnownVersions | None = None,
 ) -> RenderedFeed:
-    """The published event's feed, filtered; a draft or an unknown channel is NotFound."""
+    """The published event's feed, filtered; a draft or an unknown channel is NotFound.
+
+    With ``known``, a feed whose version was confirmed a moment ago and whose event has not
+    changed since is served without asking the database (``services/versions.py``).
+    """
+    # Tags are stored without "#": "?tag=%23BookTok" and "?tag=booktok" are the same filter.
+    tag = feed_filter.tag.strip().lstrip("#").casefold() if feed_filter.tag else None
+    key = (slug, "feed", feed_filter.channel, tag, urls)
+    trusted = known.trusted(key) if known is not None else None
+    if trusted is not None and (cached := cache.get(*trusted)) is not None:
+        return cached
+    asking = known.ask(slug) if known is not None else None
     async with db.read() as session:
         event, channel = await _published_event(session, slug, feed_filter)
         version = _event_version(event)
-    # Tags are stored without "#": "?tag=%23BookTok" and "?tag=booktok" are the same filter.
-    tag = feed_filter.tag.strip().lstrip("#").casefold() if feed_filter.tag else None
     identity = ("event", event.id, channel.id if channel else None, tag, urls)
 
     async def build() -> Built:
@@ -114,7 +129,10 @@ async def event_feed(
         feed = await _render(info, f"event {event.slug}", event.slug, last_modified)
         return _event_version(event), feed
 
-    return await cache.get_or_build(identity, version, build)
+    feed = await cache.get_or_build(identity, version, build)
+    if known is not None and asking is not None:
+        known.confirm(key, asking, (identity, version))
+    return feed
 
 
 async def _published_event(

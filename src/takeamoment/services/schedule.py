@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from takeamoment.db.engine import Database
@@ -15,6 +20,7 @@ from takeamoment.domain.errors import NotFound
 from takeamoment.domain.intervals import Interval
 from takeamoment.domain.labels import slot_label
 from takeamoment.services.auth import Principal
+from takeamoment.services.versions import KnownVersions
 from takeamoment.services.views import (
     EventPublic,
     SchedulePublic,
@@ -71,6 +77,67 @@ async def get_schedule(
         else:
             views = [slot_view(s, event, by_id[s.channel_id], bookings[s.id], now) for s in slots]
         return SchedulePublic(event=event_view(event, channels, public_url), slots=views)
+
+
+class PublicSchedules:
+    """The public schedule of each event as JSON bytes, encoded once per version and served
+    from memory while that version is trusted (``services/versions.py``).
+
+    Anyone may poll the schedule; each read used to load every slot and its people and encode
+    them. Hosts see invited people too, so their reads are never served from here. The clock
+    alone makes a scheduled slot ``overdue``: a body is kept until the next scheduled start it
+    holds, no longer.
+    """
+
+    def __init__(self, known: KnownVersions, max_events: int = 64) -> None:
+        self.known = known
+        self.max_events = max_events
+        # slug: (version, JSON, the same gzipped, when it goes stale)
+        self._bodies: OrderedDict[str, tuple[Hashable, bytes, bytes, datetime | None]] = (
+            OrderedDict()
+        )
+        self.reads = 0  # schedules read from the database (tests look)
+
+    async def body(self, db: Database, slug: str, public_url: str, gzipped: bool) -> bytes:
+        """The public schedule's JSON (gzipped when asked); NotFound unless it is published."""
+        cached = self._bodies.get(slug)
+        if (
+            cached is None
+            or (cached[3] is not None and utcnow() >= cached[3])
+            or self.known.trusted((slug, "schedule")) != cached[0]
+        ):
+            cached = await self._read(db, slug, public_url)
+        self._bodies.move_to_end(slug)
+        return cached[2] if gzipped else cached[1]
+
+    async def _read(
+        self, db: Database, slug: str, public_url: str
+    ) -> tuple[Hashable, bytes, bytes, datetime | None]:
+        asking = self.known.ask(slug)
+        self.reads += 1
+        view = await get_schedule(db, slug, None, public_url)
+        version = (view.event.last_seq, view.event.updated_at)
+        shown = view.model_dump(mode="json")
+        body = msgspec.json.encode(shown)
+        # Once per version, with a fixed mtime: every process sends the same bytes.
+        gzipped = gzip.compress(body, compresslevel=6, mtime=0)
+        read = (version, body, gzipped, next_overdue_at(shown["slots"]))
+        self._bodies[slug] = read
+        while len(self._bodies) > self.max_events:
+            self._bodies.popitem(last=False)
+        self.known.confirm((slug, "schedule"), asking, version)
+        return read
+
+
+def next_overdue_at(slots: Iterable[Mapping[str, Any]]) -> datetime | None:
+    """When the next of these slots (as JSON) becomes overdue: the first start among the
+    scheduled ones not overdue yet. What is shown of them is stale from then on."""
+    starts = [
+        datetime.fromisoformat(slot["starts_at"])
+        for slot in slots
+        if slot["status"] == "scheduled" and not slot.get("overdue")
+    ]
+    return min(starts, default=None)
 
 
 async def published_seq(db: Database, slug: str) -> int:
