@@ -90,6 +90,7 @@ class FeedCache:
         if entry is None or entry.version != version:
             return None
         self._entries.move_to_end(identity)
+        metrics.feed_cache_hit()
         return entry.feed
 
     def put(self, identity: Hashable, version: Hashable, feed: RenderedFeed) -> None:
@@ -115,7 +116,6 @@ class FeedCache:
         """
         cached = self.get(identity, version)
         if cached is not None:
-            metrics.feed_cache_hit()
             return cached
         key = (identity, version)
         task = self._building.get(key)

@@ -158,6 +158,7 @@ class Hub:
         subscription = Subscription(self, topic, self.max_backlog)
         self._topics[topic].add(subscription)
         self._membership_changed()
+        metrics.websocket_opened(topic)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
