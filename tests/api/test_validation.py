@@ -127,6 +127,8 @@ async def test_nul_characters_anywhere_are_400(client: Client, host_token: str) 
         ("GET", "/api/people/a%00b", None),
         ("PATCH", "/api/slots/a%00b", {"title": "x"}),
         ("POST", "/api/bookings/a%00b/accept", None),
+        ("GET", "/api/people?q=a%00b", None),
+        ("GET", f"/api/slots/{slot['id']}/candidates?q=%00", None),
     ]
     for method, path, body in refused:
         response = await client.request(method, path, json=body, headers=auth(host_token))

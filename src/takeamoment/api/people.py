@@ -8,7 +8,7 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
 from takeamoment.api.auth import authenticated, host_only
-from takeamoment.api.deps import AppSettings, Caller, Db, PathKey
+from takeamoment.api.deps import AppSettings, Caller, Db, PathKey, SearchText
 from takeamoment.api.errors import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -47,7 +47,7 @@ class PeopleController(Controller):
     async def list_people(
         self,
         db: Db,
-        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        q: SearchText = None,
         role: FromQuery[Literal["creator", "therapist"] | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=directory.MAX_LISTED)] = 100,
     ) -> list[PersonPrivate]:

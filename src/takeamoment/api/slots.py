@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody
 
 from takeamoment.api.auth import PUBLIC, authenticated, host_only
-from takeamoment.api.deps import Caller, Db, MaybePrincipal, PathKey
+from takeamoment.api.deps import Caller, Db, MaybePrincipal, PathKey, SearchText
 from takeamoment.api.errors import (
     AUTH_ERRORS,
     BODY_ERRORS,
@@ -64,7 +64,7 @@ class SlotController(Controller):
         self,
         db: Db,
         slot_id: PathKey,
-        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        q: SearchText = None,
         role: FromQuery[Literal["creator", "therapist"] | None] = None,
     ) -> list[Candidate]:
         return await candidates.slot_candidates(db, slot_id, q, role)
