@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from litestar.exceptions import WebSocketDisconnect
 
-from tests.api.builders import changes, confirmed, event_with_channels, invite, schedule
+from tests.api.builders import (
+    changes,
+    confirmed,
+    event_with_channels,
+    invite,
+    patch_slot,
+    schedule,
+)
 from tests.helpers import (
     Client,
     at,
@@ -266,3 +273,43 @@ async def test_a_host_follows_a_drafts_stream_and_nobody_else_does(
         change = ws.receive_json(timeout=10)
     assert (snapshot["type"], snapshot["slots"]) == ("snapshot", [])
     assert (change["type"], change["slot"]["id"]) == ("slot.created", slot["id"])
+
+
+async def test_a_slot_moves_to_another_channel_under_the_same_rules_as_a_new_time(
+    client: Client, host_token: str
+) -> None:
+    await event_with_channels(client, host_token, channels=("main", "qa"))
+    await publish(client, host_token)
+    slot = await make_slot(client, host_token, at(10), at(11), title="Small habits")
+    ana = await make_person(client, host_token, "ana")
+    await confirmed(client, host_token, slot["id"], ana)
+    busy = await make_slot(client, host_token, at(10, 30), at(11, 30), channel="qa")
+
+    refused = await patch_slot(client, host_token, slot["id"], channel="qa")
+    assert refused.status_code == 409
+    assert refused.json()["extra"][0]["conflicting_slot_id"] == busy["id"]
+    assert (await patch_slot(client, host_token, slot["id"], channel="nowhere")).status_code == 404
+
+    await ok(await client.delete(f"/api/slots/{busy['id']}", headers=auth(host_token)), 204)
+    moved = await ok(await patch_slot(client, host_token, slot["id"], channel="qa"))
+
+    assert (moved["channel"], moved["sequence"]) == ("qa", slot["sequence"] + 1)
+    assert (await changes(client))[-1]["type"] == "slot.rescheduled"
+    notes = await ok(await client.get("/api/me/notifications", headers=auth(ana["token"])))
+    assert notes[-1]["kind"] == "schedule.changed"
+    assert notes[-1]["slot"]["channel"] == "qa"
+
+
+async def test_a_live_slot_stays_on_its_channel(client: Client, host_token: str) -> None:
+    await event_with_channels(client, host_token, channels=("main", "qa"))
+    slot = await make_slot(client, host_token, at(10), at(11))
+    await ok(
+        await client.post(
+            f"/api/slots/{slot['id']}/live", json={"early": True}, headers=auth(host_token)
+        )
+    )
+
+    refused = await patch_slot(client, host_token, slot["id"], channel="qa")
+
+    assert refused.status_code == 409
+    assert "cannot move to another one" in refused.json()["detail"]

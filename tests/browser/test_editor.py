@@ -253,6 +253,17 @@ async def test_a_host_builds_an_event_in_the_browser_and_a_viewer_sees_it(
     await expect(other.locator(".tl-slot", has_text="live piano")).to_be_visible()
     assert await other.evaluate("window.loadedOnce") is True
 
+    # A slot moves to another lane from its dialog, and back; the first tab follows.
+    for channel, name in (("main-stage", "Main Stage"), ("calm-corner", "Calm corner")):
+        await other.locator(".tl-slot", has_text="Breathe with me").click()
+        await (
+            other.locator("#slot-dialog")
+            .get_by_label("Channel", exact=True)
+            .select_option(label=name)
+        )
+        await other.locator("#slot-dialog").get_by_role("button", name="Save").click()
+        await expect(lane(page, channel).locator(".tl-slot", has_text="Breathe")).to_be_visible()
+
     # Maya accepts her invitations with the token the People page showed once.
     headers = {"Authorization": f"Bearer {maya_token}"}
     async with httpx.AsyncClient(base_url=site.url, headers=headers) as me:

@@ -166,6 +166,17 @@ def test_what_an_edit_may_change_depends_on_the_state(
     assert refused.value.conflict.slot_id == "s1"
 
 
+@pytest.mark.parametrize(
+    ("state", "allowed"), [("scheduled", True), ("live", False), ("ended", False)]
+)
+def test_only_a_scheduled_slot_changes_channel(state: str, allowed: bool) -> None:
+    if allowed:
+        check_edit(state, moves_start=False, moves_end=False, moves_channel=True)
+        return
+    with pytest.raises(InvalidTransition):
+        check_edit(state, moves_start=False, moves_end=False, moves_channel=True)
+
+
 @fast
 @given(start=minutes, length=st.integers(1, 240), ended=minutes)
 def test_ending_early_gives_the_rest_back_and_nothing_else_changes_the_end(

@@ -117,15 +117,22 @@ def check_edit(
     *,
     moves_start: bool,
     moves_end: bool,
+    moves_channel: bool = False,
     slot_id: str | None = None,
     label: str | None = None,
 ) -> None:
-    """Refuse a change of times the slot's state does not allow.
+    """Refuse a change of times or channel the slot's state does not allow.
 
-    A scheduled slot may move; a live one may only change its end (its start is what happened);
-    an ended or cancelled one keeps its times for the record (its text may still change).
+    A scheduled slot may move; a live one may only change its end (its start and its channel are
+    what happened on air); an ended or cancelled one keeps its times for the record (its text
+    may still change).
     """
     subject = label or "the slot"
+    if state == "live" and moves_channel:
+        raise InvalidTransition(
+            f"{subject} is live on its channel, so it cannot move to another one", slot_id=slot_id
+        )
+    moves_start = moves_start or moves_channel
     if state == "live" and moves_start:
         raise InvalidTransition(
             f"{subject} is live, so its start cannot move; change its end (or delay it) instead",

@@ -303,8 +303,10 @@ class SlotFields(RequestBody):
 
 
 class SlotUpdate(SlotFields):
-    """Title, description, tags, kind, times and stream link (``null`` removes it); every rule
-    is checked again."""
+    """Title, description, tags, kind, times, stream link (``null`` removes it) and channel (its
+    slug or id: the slot moves to that lane); every rule is checked again."""
+
+    channel: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
 class SlotCreate(SlotFields):

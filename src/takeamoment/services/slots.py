@@ -105,6 +105,7 @@ async def create_slot(db: Database, slug: str, data: SlotCreate) -> SlotPublic:
 async def update_slot(db: Database, slot_id: str, data: SlotUpdate) -> SlotPublic:
     """Change a slot; a move re-checks the channel and every booked person and bumps sequence."""
     fields = data.model_dump(exclude_unset=True, exclude_none=True)
+    channel_key = fields.pop("channel", None)
     if "stream_url" in data.model_fields_set:  # null removes the link
         fields["stream_url"] = data.stream_url
 
@@ -112,15 +113,20 @@ async def update_slot(db: Database, slot_id: str, data: SlotUpdate) -> SlotPubli
         slot = await get_slot(session, slot_id)
         event = await get_event_by_id(session, slot.event_id, for_update=True)
         await session.refresh(slot)  # read again now that the event's lock is held
+        if channel_key is not None:
+            fields["channel_id"] = (await get_channel(session, event.id, channel_key)).id
         changed = {name: value for name, value in fields.items() if getattr(slot, name) != value}
         if not changed:  # nothing to log, and calendars must keep their ETag
             return await slot_public(session, event, slot)
-        moved = "starts_at" in changed or "ends_at" in changed
+        # Another lane is a move like another time: the same rules, the same notices.
+        moved = bool({"starts_at", "ends_at", "channel_id"} & changed.keys())
         previous = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+        previous_channel = slot.channel_id
         check_edit(
             slot.status,
             moves_start="starts_at" in changed,
             moves_end="ends_at" in changed,
+            moves_channel="channel_id" in changed,
             slot_id=slot.id,
             label=slot_name(slot, event),
         )
@@ -147,7 +153,7 @@ async def update_slot(db: Database, slot_id: str, data: SlotUpdate) -> SlotPubli
             await prompt_after_change(
                 session,
                 event,
-                [slot.channel_id],
+                sorted({previous_channel, slot.channel_id}),
                 slot.updated_at,
                 also_lock=[p.id for _, p in rows],
             )

@@ -1,4 +1,4 @@
-// The slot dialog: add or edit a slot (title, description, kind, tags, times, stream link),
+// The slot dialog: add or edit a slot (title, description, kind, tags, channel, times, stream link),
 // delete it, and book people: who is on it, and who could be, each checked by the server's rules.
 
 import { api } from "./api.js";
@@ -52,7 +52,8 @@ function fill(slot, channel, startsIso) {
 function showMode() {
   const editing = current !== null;
   heading.textContent = editing ? `“${current.title}”` : "New slot";
-  form.querySelector("[data-channel-row]").hidden = editing;
+  // A scheduled slot may move to another lane; a live or past one stays where it was on air.
+  form.elements.channel.disabled = editing && current.status !== "scheduled";
   deleteButton.hidden = !editing || current.status !== "scheduled";
   panel.hidden = !editing;
   const editable = !editing || current.status === "scheduled" || current.status === "live";
@@ -84,7 +85,9 @@ function body() {
   };
   if (!form.elements.starts_at.disabled) data.starts_at = fromLocalInput(form.elements.starts_at.value, zone);
   if (!form.elements.ends_at.disabled) data.ends_at = fromLocalInput(form.elements.ends_at.value, zone);
-  if (!current) data.channel = form.elements.channel.value;
+  if (!current || (!form.elements.channel.disabled && form.elements.channel.value !== current.channel)) {
+    data.channel = form.elements.channel.value;
+  }
   return data;
 }
 
