@@ -238,7 +238,8 @@ async def test_the_http_api_and_feeds_work_through_the_proxy(deployment: Deploym
         host = Host(client, proxy)
         await host.published_event(slug)
         await host.slot(3, slug)
-        schedule = await client.get(f"/api/events/{slug}/schedule")
+        chosen = {"X-Request-ID": "chosen-by-the-client"}
+        schedule = await client.get(f"/api/events/{slug}/schedule", headers=chosen)
         feed = await client.get(f"/events/{slug}/calendar.ics")
         again = await client.get(
             f"/events/{slug}/calendar.ics", headers={"If-None-Match": feed.headers["etag"]}
@@ -246,6 +247,8 @@ async def test_the_http_api_and_feeds_work_through_the_proxy(deployment: Deploym
 
     assert schedule.status_code == 200, schedule.text
     assert [s["title"] for s in schedule.json()["slots"]] == ["At 3"]
+    # nginx names each request itself ($request_id), and the app answers with that id.
+    assert re.fullmatch(r"[0-9a-f]{32}", schedule.headers["x-request-id"])
     assert feed.status_code == 200 and b"SUMMARY:At 3" in feed.content
     assert again.status_code == 304 and again.content == b""
     # Whichever server a client's next request lands on, the tag it holds is still current.
