@@ -103,11 +103,8 @@ def main_config(directory: Path, site: Path) -> str:
 def start_nginx(
     directory: Path, listen_port: int, upstreams: tuple[str, str]
 ) -> tuple[subprocess.Popen[bytes], str]:
-    site, config, error_log = (
-        directory / "site.conf",
-        directory / "nginx.conf",
-        directory / "error.log",
-    )
+    site, config = directory / "site.conf", directory / "nginx.conf"
+    error_log = directory / "error.log"
     site.write_text(render_site(listen_port, upstreams))
     config.write_text(main_config(directory, site))
     globals_ = f"daemon off; pid {directory / 'nginx.pid'}; error_log {error_log} warn;"
@@ -118,9 +115,10 @@ def start_nginx(
     url = f"http://127.0.0.1:{listen_port}"
     try:
         wait_ready(url, process)
-    except BaseException:
+    except BaseException as error:
         stop_server(process)
-        raise
+        log = error_log.read_text() if error_log.exists() else "(no error log)"
+        raise RuntimeError(f"nginx did not proxy to the servers:\n{log}") from error
     return process, url
 
 
