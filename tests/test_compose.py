@@ -1,4 +1,5 @@
-"""The deployment files: docker-compose.yml, the Dockerfile and .dockerignore.
+"""The deployment files: docker-compose.yml, the nginx config it mounts, the Dockerfile and
+.dockerignore.
 
 No Docker engine is needed. The files are read as data and their commands are parsed by the real
 ``takeamoment`` CLI; ``docker compose config`` runs too where the compose plugin answers (it does
@@ -7,6 +8,7 @@ not talk to the engine), and skips elsewhere.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -27,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+NGINX_CONFIG = ROOT / "deploy" / "nginx" / "takeamoment.conf"
+APPS = ("app-1", "app-2")  # the replicas nginx spreads clients over
 
 SECRETS = ("POSTGRES_PASSWORD", "TAKEAMOMENT_SECRET_KEY")
 APP_SETTINGS = (
@@ -150,17 +154,18 @@ def test_every_service_has_an_image_or_a_build(services: dict[str, dict[str, Any
 
 
 def test_db_redis_and_app_report_their_health(services: dict[str, dict[str, Any]]) -> None:
-    for name in ("db", "redis", "app"):
+    for name in ("db", "redis", *APPS, "proxy"):
         healthcheck = services[name].get("healthcheck")
         assert healthcheck, f"{name} has no healthcheck"
         assert not healthcheck.get("disable", False), name
         assert healthcheck["test"] not in (["NONE"], "NONE"), name
 
 
+@pytest.mark.parametrize("app", APPS)
 def test_app_waits_for_healthy_db_and_redis_and_a_finished_migration(
-    services: dict[str, dict[str, Any]],
+    services: dict[str, dict[str, Any]], app: str
 ) -> None:
-    depends_on = services["app"]["depends_on"]
+    depends_on = services[app]["depends_on"]
     assert depends_on["db"]["condition"] == "service_healthy"
     assert depends_on["redis"]["condition"] == "service_healthy"
     assert depends_on["migrate"]["condition"] == "service_completed_successfully"
@@ -170,17 +175,19 @@ def test_migration_waits_for_a_healthy_db(services: dict[str, dict[str, Any]]) -
     assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
 
 
+@pytest.mark.parametrize("app", APPS)
 def test_app_readiness_probe_asks_readyz_so_a_lost_database_shows(
-    services: dict[str, dict[str, Any]],
+    services: dict[str, dict[str, Any]], app: str
 ) -> None:
-    probe = " ".join(services["app"]["healthcheck"]["test"])
+    probe = " ".join(services[app]["healthcheck"]["test"])
     assert "/readyz" in probe
 
 
+@pytest.mark.parametrize("app", APPS)
 def test_app_environment_sets_every_setting_for_production_against_the_compose_services(
-    services: dict[str, dict[str, Any]],
+    services: dict[str, dict[str, Any]], app: str
 ) -> None:
-    environment = services["app"]["environment"]
+    environment = services[app]["environment"]
     assert isinstance(environment, dict)
     assert set(APP_SETTINGS) <= set(environment)
     assert environment["TAKEAMOMENT_ENVIRONMENT"] == "production"
@@ -192,7 +199,8 @@ def test_app_environment_sets_every_setting_for_production_against_the_compose_s
 def test_migration_gets_the_app_environment_since_production_settings_need_the_secret(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    assert services["migrate"]["environment"] == services["app"]["environment"]
+    for app in APPS:
+        assert services["migrate"]["environment"] == services[app]["environment"]
 
 
 def test_secrets_must_be_given_and_have_no_default(
@@ -208,7 +216,7 @@ def test_secrets_must_be_given_and_have_no_default(
     assert all(uses.values()), uses
     secret_values = {
         "POSTGRES_PASSWORD": services["db"]["environment"]["POSTGRES_PASSWORD"],
-        "TAKEAMOMENT_SECRET_KEY": services["app"]["environment"]["TAKEAMOMENT_SECRET_KEY"],
+        "TAKEAMOMENT_SECRET_KEY": services["app-1"]["environment"]["TAKEAMOMENT_SECRET_KEY"],
     }
     for name, value in secret_values.items():
         assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", value), f"{name} = {value!r}"
@@ -236,7 +244,8 @@ def test_the_interpolation_check_accepts_compose_syntax(value: str) -> None:
 
 
 def test_app_and_migration_run_real_cli_commands(services: dict[str, dict[str, Any]]) -> None:
-    assert resolve_cli(services["app"]["command"]) == "takeamoment serve"
+    for app in APPS:
+        assert resolve_cli(services[app]["command"]) == "takeamoment serve"
     assert resolve_cli(services["migrate"]["command"]) == "takeamoment db upgrade"
 
 
@@ -245,6 +254,85 @@ def test_the_cli_check_rejects_a_command_the_cli_does_not_have() -> None:
         resolve_cli(["takeamoment", "db", "migrate"])
     with pytest.raises(click.UsageError):
         resolve_cli(["takeamoment", "serve", "--threads", "2"])
+
+
+# --- Two replicas behind nginx ----------------------------------------------------------------
+
+
+def nginx_directives() -> str:
+    """The shipped nginx config without its comments."""
+    return re.sub(r"#.*", "", NGINX_CONFIG.read_text())
+
+
+def fixed_address(service: dict[str, Any]) -> ipaddress.IPv4Address:
+    return ipaddress.IPv4Address(service["networks"]["default"]["ipv4_address"])
+
+
+def test_the_replicas_are_one_service_twice_and_only_the_proxy_is_published(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    first, second = (services[app] for app in APPS)
+    differing = {key for key in first.keys() | second.keys() if first.get(key) != second.get(key)}
+    assert differing == {"networks"}  # the same image, command, settings, probe and order
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy", "mailpit"}
+
+
+def test_the_proxy_runs_the_shipped_nginx_config_once_both_replicas_are_ready(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    proxy = services["proxy"]
+    assert proxy["image"].startswith("nginx:")
+    mounts = {source: target for source, target, *_ in (v.split(":") for v in proxy["volumes"])}
+    assert mounts == {"./deploy/nginx/takeamoment.conf": "/etc/nginx/conf.d/default.conf"}
+    assert (ROOT / "deploy" / "nginx" / "takeamoment.conf").is_file()
+    assert {app: proxy["depends_on"][app]["condition"] for app in APPS} == dict.fromkeys(
+        APPS, "service_healthy"
+    )
+    assert [port.split(":")[-1] for port in proxy["ports"]] == ["80"]
+
+
+def test_the_app_believes_forwarded_headers_from_the_proxy_address_alone(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    (ipam,) = compose["networks"]["default"]["ipam"]["config"]
+    subnet, dynamic = ipaddress.IPv4Network(ipam["subnet"]), ipaddress.IPv4Network(ipam["ip_range"])
+    fixed = {name: fixed_address(services[name]) for name in ("proxy", *APPS)}
+    # In the network, and never handed to another container that could then forge the header.
+    assert all(address in subnet and address not in dynamic for address in fixed.values())
+    assert len(set(fixed.values())) == len(fixed)
+    for app in APPS:
+        allowed = json.loads(services[app]["environment"]["TAKEAMOMENT_FORWARDED_ALLOW_IPS"])
+        assert allowed == [str(fixed["proxy"])]
+
+
+def test_nginx_proxies_to_each_replica_on_the_port_it_serves(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    config = nginx_directives()
+    (upstream,) = re.findall(r"upstream takeamoment \{(.*?)\}", config, re.S)
+    servers = re.findall(r"^\s*server (\S+);", upstream, re.M)
+    expected = []
+    for app in APPS:
+        command = services[app]["command"]
+        expected.append(f"{app}:{command[command.index('--port') + 1]}")
+    assert servers == expected
+    assert re.search(r"^\s*listen 80;", config, re.M)
+
+
+def test_nginx_overwrites_the_forwarded_headers_and_upgrades_websockets() -> None:
+    config = nginx_directives()
+    locations = dict(re.findall(r"location (\S+) \{(.*?)\n    \}", config, re.S))
+    assert set(locations) == {"/", "/ws/"}
+    for body in locations.values():
+        # $proxy_add_x_forwarded_for would keep what the client sent (tests/e2e/test_proxy.py).
+        assert "proxy_set_header X-Forwarded-For $remote_addr;" in body
+        assert "proxy_set_header X-Forwarded-Proto $scheme;" in body
+        assert "proxy_http_version 1.1;" in body
+    assert "$proxy_add_x_forwarded_for" not in config
+    assert "proxy_set_header Upgrade $http_upgrade;" in locations["/ws/"]
+    assert 'proxy_set_header Connection "upgrade";' in locations["/ws/"]
+    assert re.search(r"proxy_read_timeout (\d+)h;", locations["/ws/"])
 
 
 # --- Dockerfile and .dockerignore --------------------------------------------------------------
