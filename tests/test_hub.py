@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from takeamoment.realtime.hub import Hub
-from takeamoment.realtime.stream import CLOSE_TOO_SLOW, pump
-from takeamoment.realtime.wsprotocol import IN_PLACE_SEND
+from takeamoment.realtime.protocol import CLOSE_TOO_SLOW, IN_PLACE_SEND
+from takeamoment.realtime.stream import pump
 
 
 class FakeSocket:

@@ -14,20 +14,15 @@ from takeamoment.api.auth import provide_principal, provide_required_principal
 from takeamoment.api.bodies import JsonRequest
 from takeamoment.api.errors import exception_handlers
 from takeamoment.api.events import EventController
+from takeamoment.api.feeds import calendar_route_handlers, settle_uid_domain
 from takeamoment.api.health import HealthController
-from takeamoment.api.limits import (
-    STORE_NAME,
-    limit_exception_handlers,
-    rate_limit_config,
-    rate_limit_store,
-)
+from takeamoment.api.limits import STORE_NAME, rate_limit_config, rate_limit_store
 from takeamoment.api.me import MeController
 from takeamoment.api.observe import ObservedRequests, log_websocket_failure, metrics_endpoint
 from takeamoment.api.people import PeopleController
 from takeamoment.api.push import PushController
 from takeamoment.api.readiness import ReadinessController
 from takeamoment.api.slots import BookingController, SlotController
-from takeamoment.calendar.feeds import calendar_route_handlers, settle_uid_domain
 from takeamoment.db.engine import Database
 from takeamoment.delivery.plugin import DeliveryPlugin
 from takeamoment.logs import app_logging_config
@@ -80,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "principal": Provide(provide_principal),
             "caller": Provide(provide_required_principal),
         },
-        exception_handlers={**exception_handlers, **limit_exception_handlers},
+        exception_handlers=exception_handlers,
         # One breaker for the Redis the request paths ask (limits): after a failure they stop
         # asking it for a few seconds instead of each waiting on it.
         state=State({"db": db, "settings": settings, "redis_breaker": Breaker()}),

@@ -20,7 +20,7 @@ from takeamoment.db.migrate import SchemaNotAtHead, ensure_at_head, upgrade_to_h
 from takeamoment.delivery.catcher import MailCatcher
 from takeamoment.domain.errors import NotFound
 from takeamoment.logs import uvicorn_log_config
-from takeamoment.realtime.stream import MAX_INCOMING_BYTES
+from takeamoment.realtime.protocol import MAX_INCOMING_BYTES
 from takeamoment.services.auth import issue_host_token
 from takeamoment.services.host_tokens import TokenInfo, list_host_tokens, revoke_token, token_id_of
 from takeamoment.services.outbox import configure

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # Messages a WebSocket subscriber may fall behind before it is dropped with close code 4008.
     ws_max_backlog: int = 1000
     # Failed authentications one client address may make within the window; after that its
-    # authentication attempts are answered 429 until the window passes (api/auth_limits.py).
+    # authentication attempts are answered 429 until the window passes (connection/auth_limits.py).
     auth_failure_limit: int = 10
     auth_failure_window_seconds: int = 60
     # Client addresses no per-address limit applies to (JSON list): by default this machine

@@ -32,7 +32,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from takeamoment.domain.intervals import Interval
 from takeamoment.domain.slot_states import is_overdue, times_on_air
-from takeamoment.realtime.stream import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND
+from takeamoment.realtime.protocol import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, SLOT_DELETED, SNAPSHOT
 
 Applied = Literal["snapshot", "change"]
 
@@ -137,7 +137,7 @@ class Board:
         repeated or older seq is ignored. Raises MissedChanges when a change skips a seq.
         """
         seq = int(message["seq"])
-        if message["type"] == "snapshot":
+        if message["type"] == SNAPSHOT:
             self.slots = {s["id"]: SlotOnBoard.from_json(s) for s in message["slots"]}
             self.seq = seq
             return "snapshot"
@@ -151,7 +151,7 @@ class Board:
 
     def _fold_change(self, message: Mapping[str, Any]) -> ChangeSeen:
         what = ""
-        if message.get("type") == "slot.deleted":
+        if message.get("type") == SLOT_DELETED:
             gone = self.slots.pop(str(message.get("slot_id")), None)
             what = gone.title if gone else ""
         if slot_json := message.get("slot"):

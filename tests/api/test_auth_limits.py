@@ -19,7 +19,7 @@ from litestar.exceptions import WebSocketDisconnect
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from takeamoment.api.auth_limits import (
+from takeamoment.connection.auth_limits import (
     AuthLimiter,
     MemoryFailureCounter,
     RedisFailureCounter,

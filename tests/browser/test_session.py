@@ -12,10 +12,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from takeamoment.app import create_app
+from takeamoment.connection.session import CSRF_COOKIE, SESSION_COOKIE, SessionCookies
 from takeamoment.db.engine import Database
 from takeamoment.services.auth import issue_host_token
 from takeamoment.settings import Settings
-from takeamoment.web.session import CSRF_COOKIE, SESSION_COOKIE, SessionCookies
 from tests.helpers import Client, auth, make_channel, make_event, make_person, ok, publish
 
 CONSOLE = "/host/events/tam"

@@ -16,9 +16,10 @@ from litestar import Controller, Request, get
 from litestar.exceptions import ValidationException
 from litestar.params import QueryParameter
 
-from takeamoment.api.auth import host_only, principal_of
+from takeamoment.api.auth import host_only
 from takeamoment.api.deps import Db, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, NOT_FOUND_ERRORS
+from takeamoment.connection.credentials import principal_of
 from takeamoment.db.audit import Actor, bind_actor
 from takeamoment.services import audit
 from takeamoment.services.audit import AuditEntryPublic

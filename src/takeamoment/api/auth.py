@@ -1,11 +1,10 @@
-"""Bearer-token authentication and role guards.
+"""Role guards for HTTP routes, and the principal as a dependency.
 
-The principal is resolved once per connection and cached on its state; anonymous callers get
-``None``. A request without an ``Authorization`` header may instead be authenticated by the host
-console's session cookie (``web/session.py``; such requests must also pass the CSRF check of
+Who is calling comes from ``connection/credentials.py`` (a bearer token, else the host console's
+session cookie, ``connection/session.py``; such requests must also pass the CSRF check of
 ``web/csrf.py``). Guards answer 401 when no valid token came and 403 when the role is wrong.
-Failed bearer tokens count against the caller's address (``api/auth_limits.py``): once it has
-failed too often, a request that carries a token is answered 429 until the window passes.
+Failed bearer tokens count against the caller's address (``connection/auth_limits.py``): once it
+has failed too often, a request that carries a token is answered 429 until the window passes.
 """
 
 from __future__ import annotations
@@ -15,40 +14,13 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from takeamoment.api.auth_limits import authenticate_attempt
+from takeamoment.connection.credentials import bearer_token, principal_of
+from takeamoment.connection.session import has_session_cookie
 from takeamoment.services.auth import Principal
-from takeamoment.web.session import has_session_cookie, session_principal
 
-_CACHE_KEY = "takeamoment_principal"
 # A handler's ``opt`` key: a public read inside a controller whose routes are the host's.
 PUBLIC = "public"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="takeamoment"'}
-
-
-def bearer_token(connection: ASGIConnection) -> str | None:  # type: ignore[type-arg]
-    header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-async def principal_of(connection: ASGIConnection) -> Principal | None:  # type: ignore[type-arg]
-    """Who is calling, or None for an anonymous viewer (or an unknown token or session).
-
-    A bearer token always wins: a request that carries one never falls back to the cookie.
-    Raises TooManyAuthFailures (429) for a token from an address that failed too often.
-    """
-    state = connection.state
-    if _CACHE_KEY not in state:
-        token = bearer_token(connection)
-        state[_CACHE_KEY] = (
-            await authenticate_attempt(connection, token)
-            if token
-            else await session_principal(connection)
-        )
-    principal: Principal | None = state[_CACHE_KEY]
-    return principal
 
 
 async def provide_principal(request: Request) -> Principal | None:  # type: ignore[type-arg]

@@ -88,7 +88,7 @@ AUTH_ERRORS: list[type[HTTPException]] = [
     TooManyRequestsException,
 ]
 """A guarded route: 401 without a valid token, 403 with the wrong role or someone else's id, 429
-after too many failed tokens from one address (``api/auth_limits.py``)."""
+after too many failed tokens from one address (``connection/auth_limits.py``)."""
 
 
 class GoneDoc(ClientException):
@@ -157,7 +157,7 @@ def _invalid(_: Request[Any, Any, Any], error: InvalidSchedule) -> Response[dict
     return _error(400, str(error))
 
 
-def _http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
+def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
     """Litestar's own errors (validation, auth, 404, 405, 413, 429...) in the same shape, always
     labelled JSON: Litestar's default would take the route's media type (``text/calendar`` on a
     feed) for a JSON body."""
@@ -172,6 +172,15 @@ def _http(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str,
     return response
 
 
+def _body_too_large(
+    request: Request[Any, Any, Any], error: RequestEntityTooLarge
+) -> Response[dict[str, Any]]:
+    """413 naming the limit (``max_body_bytes``, or a route's own)."""
+    limit = request.route_handler.resolve_request_max_body_size()
+    detail = f"request body too large: the limit is {limit} bytes"
+    return http_error(request, RequestEntityTooLarge(detail=detail))
+
+
 def _validation(request: Request[Any, Any, Any], error: ValidationException) -> Response[Any]:
     """A 400 for bad input. Errors found by a body's pydantic model (the only pydantic-typed
     parameter our routes take) say ``source: "body"``: Litestar leaves it out for them, or
@@ -183,7 +192,7 @@ def _validation(request: Request[Any, Any, Any], error: ValidationException) -> 
             _body_error(message, detail)
             for message, detail in zip(error.extra, model_errors, strict=False)
         ]
-    return _http(request, error)
+    return http_error(request, error)
 
 
 def _body_error(message: Any, model_error: Any) -> Any:
@@ -283,7 +292,8 @@ def _database_error(request: Request[Any, Any, Any], error: sa_exc.DBAPIError) -
 
 
 exception_handlers: ExceptionHandlersMap = {
-    HTTPException: _http,
+    HTTPException: http_error,
+    RequestEntityTooLarge: _body_too_large,
     ValidationException: _validation,
     SchedulingConflict: _conflict,
     InvalidTransition: _transition,

@@ -9,10 +9,11 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, QueryParameter
 
-from takeamoment.api.auth import host_only, principal_of
+from takeamoment.api.auth import host_only
 from takeamoment.api.deps import AppSettings, Db, MaybePrincipal, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, BODY_ERRORS, CONFLICT_ERRORS, NOT_FOUND_ERRORS
 from takeamoment.calendar.conditional import accepts_gzip
+from takeamoment.connection.credentials import principal_of
 from takeamoment.db.engine import Database
 from takeamoment.services import changes, channels, document, events, importing, schedule, slots
 from takeamoment.services.importing import ImportResult

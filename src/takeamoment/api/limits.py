@@ -1,5 +1,5 @@
-"""Per-address request limits on HTTP routes (429) and the body size limit (413), each answered
-in Litestar's error shape with a detail that says what the limit is.
+"""Per-address request limits on HTTP routes: a 429 in the error map's shape (``api/errors.py``)
+with a detail that says what the limit is.
 
 Rate: Litestar's rate-limit middleware, whose 429 here names the limit and carries
 ``Retry-After``. Every HTTP route counts except the health probes and ``/static``; WebSockets are
@@ -8,14 +8,9 @@ request and lasts a minute. Counts live in this process's memory, or in Redis (o
 deployment: the bus channel) when ``TAKEAMOMENT_REDIS_URL`` is set, so that every process of a
 deployment shares them; two processes racing on one address may each let one extra request in.
 
-The address is :func:`peer_address`, the one every per-address limit uses (requests here,
-WebSockets in ``realtime/limits.py``, failed sign-ins in ``api/auth_limits.py``): the ASGI
-client's host. ``takeamoment serve`` lets uvicorn replace it from ``X-Forwarded-For`` only for
-connections from ``TAKEAMOMENT_FORWARDED_ALLOW_IPS`` (empty by default: never), so no client can
-choose the address it is counted as.
-
-Body: over ``max_body_bytes`` (``request_max_body_size``) Litestar answers 413 "Request Entity
-Too Large"; :func:`body_too_large` says how large a body may be.
+The address is ``connection/address.py``'s :func:`peer_address`, the one every per-address limit
+uses (requests here, WebSockets in ``realtime/limits.py``, failed sign-ins in
+``connection/auth_limits.py``). The body size limit's 413 is the error map's too.
 """
 
 from __future__ import annotations
@@ -25,19 +20,21 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from litestar import MediaType, Request, Response
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar import Request
+from litestar.exceptions import TooManyRequestsException
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from redis.exceptions import RedisError
 
+from takeamoment.api.errors import http_error
+from takeamoment.connection.address import peer_address
 from takeamoment.redis_client import Breaker, redis_client
 from takeamoment.settings import Settings
 
 if TYPE_CHECKING:
     from litestar.stores.base import Store
-    from litestar.types import ExceptionHandlersMap, Receive, Scope, Send
+    from litestar.types import Receive, Scope, Send
 
 logger = logging.getLogger(__name__)
 
@@ -46,31 +43,16 @@ EXCLUDED_PATHS = ["^/healthz", "^/readyz", "^/static/"]
 STORE_TIMEOUT_S = 0.5  # the longest a request waits on the counts (Redis)
 
 
-def peer_address(scope: Scope) -> str:
-    """The client's address as the server saw it: what every per-address limit counts by."""
-    client = scope.get("client")
-    return client[0] if client else "unknown"
-
-
 def _request_address(request: Request[Any, Any, Any]) -> str:
     return peer_address(request.scope)
-
-
-def _error(status_code: int, detail: str, headers: dict[str, str] | None = None) -> Response[Any]:
-    """An answer in Litestar's error shape, always labelled JSON (even on a feed's route)."""
-    return Response(
-        content={"status_code": status_code, "detail": detail},
-        status_code=status_code,
-        headers=headers,
-        media_type=MediaType.JSON,
-    )
 
 
 class RequestRateLimit(RateLimitMiddleware):
     """Litestar's middleware, but its 429 names the limit and carries ``Retry-After``.
 
-    The 429 is sent from here rather than raised: an exception raised in a middleware is
-    answered outside every middleware, so the security headers (``web/headers.py``) would miss it.
+    The 429 is answered here, by the error map's handler (``api/errors.py``), rather than raised:
+    an exception raised in a middleware is answered outside every middleware, so the security
+    headers (``web/headers.py``) would miss it.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,7 +88,10 @@ class RequestRateLimit(RateLimitMiddleware):
                 f"too many requests from your address (limit {self.max_requests} a minute); "
                 f"try again in {retry_after} s"
             )
-            response = _error(429, detail, {**headers, "Retry-After": str(retry_after)})
+            refusal = TooManyRequestsException(
+                detail=detail, headers={**headers, "Retry-After": str(retry_after)}
+            )
+            response = http_error(request, refusal)
             await response.to_asgi_response(app=None, request=request)(scope, receive, send)
             return
         send = self.create_send_wrapper(send=send, cache_object=cache_object)
@@ -135,14 +120,3 @@ def rate_limit_store(settings: Settings) -> Store:
             handle_client_shutdown=True,  # the store closes its client when the app stops
         )
     return MemoryStore()
-
-
-def body_too_large(
-    request: Request[Any, Any, Any], error: RequestEntityTooLarge
-) -> Response[dict[str, Any]]:
-    """413 naming the limit (the app lists it in ``exception_handlers``)."""
-    limit = request.route_handler.resolve_request_max_body_size()
-    return _error(error.status_code, f"request body too large: the limit is {limit} bytes")
-
-
-limit_exception_handlers: ExceptionHandlersMap = {RequestEntityTooLarge: body_too_large}

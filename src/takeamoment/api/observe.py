@@ -16,7 +16,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from takeamoment import metrics
 from takeamoment.api.deps import AppSettings
-from takeamoment.api.limits import peer_address
+from takeamoment.connection.address import peer_address
 from takeamoment.request_id import HEADER, bind_request_id, choose_request_id, unbind_request_id
 
 logger = logging.getLogger(__name__)

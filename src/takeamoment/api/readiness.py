@@ -8,8 +8,7 @@ from litestar.datastructures import State
 from takeamoment.api.auth import host_only
 from takeamoment.api.deps import Db, PathKey
 from takeamoment.api.errors import AUTH_ERRORS, NOT_FOUND_ERRORS
-from takeamoment.realtime.presence import Presence
-from takeamoment.services.readiness import SlotReadiness, event_readiness
+from takeamoment.services.readiness import PresenceReader, SlotReadiness, event_readiness
 
 
 class ReadinessController(Controller):
@@ -23,5 +22,5 @@ class ReadinessController(Controller):
         raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS],
     )
     async def readiness(self, db: Db, state: State, slug: PathKey) -> list[SlotReadiness]:
-        presence: Presence = state.presence
+        presence: PresenceReader = state.presence
         return await event_readiness(db, slug, presence.connected)

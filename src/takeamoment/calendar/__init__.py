@@ -1,7 +1,8 @@
-"""iCalendar feeds: ``render`` turns a schedule into bytes (pure), ``feeds`` serves them over HTTP.
+"""iCalendar feeds as bytes: ``render`` turns a schedule into them (pure), ``cache`` keeps them.
 
-Importing this package loads nothing: ``render`` and ``model`` need only the standard library,
-``icalendar`` and ``takeamoment.domain``, while ``feeds`` brings in Litestar and the services.
+Below ``services``, which ask it to render; the HTTP routes that serve feeds are ``api/feeds.py``.
+Importing this package loads nothing: ``render`` and ``model`` need only the standard library and
+``icalendar``, ``cache`` adds ``metrics``, ``conditional`` (a conditional GET's validators) none.
 """
 
 from __future__ import annotations

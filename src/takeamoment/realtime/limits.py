@@ -4,7 +4,7 @@ One more is accepted and closed at once with code 1013 ("try again later", RFC 6
 reason, so that browsers and ``takeamoment watch`` see why and retry with their usual backoff.
 Connections are counted per process (per app instance): with N processes or workers behind a
 balancer an address may hold up to N times the limit. 0 means unlimited. The address is the ASGI
-client's host, as for the HTTP rate limit (``api/limits.py``).
+client's host (``connection/address.py``), as for the HTTP rate limit (``api/limits.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 from litestar import Litestar, WebSocket
 
-from takeamoment.api.limits import peer_address
+from takeamoment.connection.address import peer_address
+from takeamoment.realtime.protocol import CLOSE_TRY_AGAIN
 
-CLOSE_TRY_AGAIN = 1013
 _STATE_KEY = "ws_connections"
 
 

@@ -16,16 +16,14 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from takeamoment.realtime.hub import Outgoing, Subscription
-from takeamoment.realtime.wsprotocol import IN_PLACE_SEND
-
-# Close codes of our own (RFC 6455 leaves 4000-4999 to applications).
-CLOSE_TOO_SLOW = 4008  # the backlog overflowed: reconnect with ?since=<last seq seen>
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
-CLOSE_TOO_BIG = 1009
-MAX_INCOMING_BYTES = 64 * 1024
-TOO_SLOW_REASON = "too far behind: reconnect with ?since=<last seq>"
+from takeamoment.realtime.protocol import (
+    CLOSE_TOO_BIG,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNAUTHORIZED,
+    IN_PLACE_SEND,
+    MAX_INCOMING_BYTES,
+    TOO_SLOW_REASON,
+)
 
 LoadAfter = Callable[[int], Awaitable[list[dict[str, Any]]]]
 # Returns when the subscriber may no longer listen (its token was revoked).

@@ -9,24 +9,22 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.params import FromPath
 
-from takeamoment.api.auth import bearer_token, principal_of
-from takeamoment.api.auth_limits import (
-    CLOSE_TOO_MANY_FAILURES,
-    TooManyAuthFailures,
-    authenticate_attempt,
-)
+from takeamoment.connection.auth_limits import TooManyAuthFailures, authenticate_attempt
+from takeamoment.connection.credentials import bearer_token, principal_of
 from takeamoment.db.engine import Database
 from takeamoment.domain.errors import NotFound
 from takeamoment.realtime.hub import Hub, Outgoing
 from takeamoment.realtime.limits import within_connection_limit
-from takeamoment.realtime.snapshots import Snapshots
-from takeamoment.realtime.stream import (
+from takeamoment.realtime.protocol import (
+    CLOSE_BAD_REQUEST,
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
+    CLOSE_TOO_MANY_FAILURES,
+    CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHORIZED,
-    LoadAfter,
-    pump,
 )
+from takeamoment.realtime.snapshots import Snapshots
+from takeamoment.realtime.stream import LoadAfter, pump
 from takeamoment.services.auth import authenticate
 from takeamoment.services.changes import MAX_SEQ, changes_after, event_topic
 from takeamoment.services.notifications import notifications_since, person_topic
@@ -36,8 +34,6 @@ from takeamoment.settings import Settings
 logger = logging.getLogger(__name__)
 
 Socket = WebSocket[Any, Any, Any]
-CLOSE_BAD_REQUEST = 4400
-CLOSE_TRY_AGAIN = 1013  # RFC 6455 "try again later"
 
 
 BAD_SINCE = f"since must be a seq: an integer from 0 to {MAX_SEQ}"

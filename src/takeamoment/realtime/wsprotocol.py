@@ -25,15 +25,13 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from takeamoment.realtime.protocol import IN_PLACE_SEND
+
 # The kernel's send buffer per connection, instead of Linux's autotuning up to 4 MiB: a client
 # that stops reading holds that much of the kernel's memory, and its backlog (and so its
 # 4008) begins only once it is full. Messages are small; 128 KiB in flight (the kernel
 # doubles it) is far more than a viewer needs.
 SEND_BUFFER_BYTES = 64 * 1024
-# An ASGI scope extension that says: a send completes without suspending, or suspends before
-# it writes anything. The hub writes to a viewer in place only then (``stream.py``): with a
-# server whose send writes and then suspends (Granian's), it would send the message twice.
-IN_PLACE_SEND = "takeamoment.in_place_send"
 
 
 class Inbox:

@@ -45,12 +45,22 @@ async def authenticate(db: Database, token: str) -> Principal | None:
     # and keeps it even if the lookup ever changes (say, to a prefix index).
     if row is None or not hmac.compare_digest(row.token_hash, token_hash):
         return None
-    if row.revoked_at is not None:
+    if not is_live(row):
         return None
-    role: Role = (
-        "host" if row.role == "host" else ("therapist" if row.role == "therapist" else "creator")
+    return Principal(
+        role=role_of(row.role), token_id=row.id, host_id=row.host_id, person_id=row.person_id
     )
-    return Principal(role=role, token_id=row.id, host_id=row.host_id, person_id=row.person_id)
+
+
+def is_live(token: ApiToken | None) -> bool:
+    """A token still stands for someone: it exists and was not revoked (sessions opened with it
+    end with it, ``services/sessions.py``)."""
+    return token is not None and token.revoked_at is None
+
+
+def role_of(stored: str) -> Role:
+    """The role a stored row names; anything else is the least: a creator."""
+    return "host" if stored == "host" else ("therapist" if stored == "therapist" else "creator")
 
 
 async def issue_host_token(db: Database, name: str) -> str:

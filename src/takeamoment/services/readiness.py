@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,15 @@ from takeamoment.services.reminders import ARMABLE_SLOT_STATUSES
 from takeamoment.services.views import PersonPublic, person_public
 
 ConnectedLookup = Callable[[list[str]], Awaitable[set[str]]]
+
+
+class PresenceReader(Protocol):
+    """The read side of presence, for the readiness route: ``realtime/presence.py`` answers it
+    (across every process), and routes that are no WebSocket code need only this."""
+
+    async def connected(self, person_ids: list[str]) -> set[str]:
+        """Which of these people have ``/ws/me`` open on any process."""
+        ...
 
 
 class DeliveryState(SQLModel):

@@ -1,9 +1,10 @@
 """Browser sessions kept on the server: opened at sign-in, ended at sign-out, read per request.
 
-A session cookie only names a row of ``auth_session`` (``web/session.py`` signs the name); the
-row decides. So signing out ends the session for every copy of the cookie, an expired or ended
-session names nobody, and revoking the token a session was opened with ends it too (the token's
-row is read with it). Sessions are not the console's alone: a row stands for a host or a person.
+A session cookie only names a row of ``auth_session`` (``connection/session.py`` signs the
+name); the row decides. So signing out ends the session for every copy of the cookie, an expired
+or ended session names nobody, and revoking the token a session was opened with ends it too (the
+token's row is read with it, and ``services/auth.py``'s ``is_live`` judges it). Sessions are not
+the console's alone: a row stands for a host or a person.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlmodel import col, select
 from takeamoment.db.engine import Database
 from takeamoment.db.people import ApiToken, AuthSession
 from takeamoment.db.types import utcnow
-from takeamoment.services.auth import Principal, Role
+from takeamoment.services.auth import Principal, is_live, role_of
 
 # Ended or expired rows are kept this long (for a look in the database), then swept away.
 _KEEP_ENDED = timedelta(days=7)
@@ -88,13 +89,10 @@ async def session_principal(db: Database, session_id: str) -> Principal | None:
     row, token = found
     if row.ended_at is not None or row.expires_at <= utcnow():
         return None
-    if row.token_id is not None and (token is None or token.revoked_at is not None):
+    if row.token_id is not None and not is_live(token):
         return None
-    role: Role = (
-        "host" if row.role == "host" else ("therapist" if row.role == "therapist" else "creator")
-    )
     return Principal(
-        role=role,
+        role=role_of(row.role),
         token_id=row.token_id or "",
         host_id=row.host_id,
         person_id=row.person_id,

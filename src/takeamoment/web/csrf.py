@@ -9,7 +9,7 @@ Two checks, on every unsafe request (POST, PUT, PATCH, DELETE) a cookie could au
   ``Origin: null`` proves nothing either way: our pages' ``Referrer-Policy: no-referrer`` makes
   browsers send it on our own form posts, so the token decides those.
 - **A token bound to the session.** The page's token is an HMAC of the session's id
-  (``web/session.py``); it must come back in the ``x-csrftoken`` header or a form's
+  (``connection/session.py``); it must come back in the ``x-csrftoken`` header or a form's
   ``_csrf_token`` field. A token from another session, or from a cookie someone planted, fails;
   a sign-in starts a new session and so a new token. Before signing in (the sign-in form), the
   token is bound to a random value in its own cookie instead.
@@ -34,7 +34,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
-from takeamoment.web.session import SessionCookies
+from takeamoment.connection.session import SessionCookies
 
 CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"

@@ -23,8 +23,8 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from takeamoment.connection.session import SESSION_COOKIE, cookie_name
 from takeamoment.settings import Settings
-from takeamoment.web.session import SESSION_COOKIE, cookie_name
 
 NO_STORE = (b"cache-control", b"no-store")
 

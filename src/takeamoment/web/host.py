@@ -2,7 +2,7 @@
 
 Signing in posts the token in a form (never in a URL); if it is a host's, a session is opened on
 the server (``services/sessions.py``), the answer sets the signed cookie that names it
-(``web/session.py``), and the token itself is forgotten: no page and no script ever holds it.
+(``connection/session.py``), and the token itself is forgotten: no page and no script ever holds it.
 Signing out ends that session on the server, so a copy of the cookie opens nothing afterwards.
 Every page here runs behind the CSRF check (``web/csrf.py``), and none may be cached, since each
 carries a CSRF token.
@@ -19,9 +19,10 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from takeamoment.api.auth import principal_of
-from takeamoment.api.auth_limits import TooManyAuthFailures, authenticate_attempt
 from takeamoment.api.deps import AppSettings, Db, PathKey
+from takeamoment.connection.auth_limits import TooManyAuthFailures, authenticate_attempt
+from takeamoment.connection.credentials import principal_of
+from takeamoment.connection.session import SessionCookies, session_cookies, session_id
 from takeamoment.domain.errors import NotFound
 from takeamoment.services import events
 from takeamoment.services.auth import Principal
@@ -29,7 +30,6 @@ from takeamoment.services.schedule import get_schedule
 from takeamoment.services.sessions import end_session, open_session
 from takeamoment.web.csrf import CrossOriginRefused
 from takeamoment.web.pages import not_found_page
-from takeamoment.web.session import SessionCookies, session_cookies, session_id
 from takeamoment.web.views import channel_boards
 
 LOGIN_PATH = "/host/login"

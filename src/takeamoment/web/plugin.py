@@ -12,6 +12,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from takeamoment.connection.session import SessionCookies, install
 from takeamoment.settings import Settings
 from takeamoment.web import views
 from takeamoment.web.csrf import SessionCsrfMiddleware
@@ -19,7 +20,6 @@ from takeamoment.web.editor import EditorPages
 from takeamoment.web.host import HostPages
 from takeamoment.web.mail_links import MailPages
 from takeamoment.web.pages import PublicPages
-from takeamoment.web.session import SessionCookies, install
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"

@@ -40,7 +40,8 @@ HOST_PREFIX = "__Host-"
 SESSION_MAX_AGE_S = 12 * 3600  # one long event day; then the host signs in again
 _STATE_KEY = "web_session"
 # Keys derived from the one secret, one per purpose, so a value signed for one use is never
-# accepted for another.
+# accepted for another. The purposes still say "web/" (this module lived there): a new
+# purpose would sign every host out.
 _SESSION_PURPOSE = b"takeamoment/web/session-cookie/v2"
 _CSRF_PURPOSE = b"takeamoment/web/csrf/v2"
 

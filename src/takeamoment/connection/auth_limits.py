@@ -3,11 +3,12 @@
 After ``auth_failure_limit`` failures (an unknown or revoked bearer token, a bad ``?token=`` on
 ``/ws/me``, an unknown feed token, a refused host sign-in) within
 ``auth_failure_window_seconds`` of the first one, every further authentication attempt from
-that address is refused — 429 with ``Retry-After``, or close code 4429 on a WebSocket — until
-the window passes. A good token from a blocked address is refused too: letting it through would
-tell a guesser which guess was right. Other addresses are never affected.
+that address is refused — 429 with ``Retry-After``, or close code 4429 on a WebSocket
+(``realtime/protocol.py``) — until the window passes. A good token from a blocked address is
+refused too: letting it through would tell a guesser which guess was right. Other addresses are
+never affected.
 
-The address is ``api/limits.py``'s :func:`peer_address`, as for every per-address limit;
+The address is ``connection/address.py``'s :func:`peer_address`, as for every per-address limit;
 ``X-Forwarded-For`` counts only from the proxies in ``TAKEAMOMENT_FORWARDED_ALLOW_IPS``.
 Counters live in this process's memory, or in Redis when ``TAKEAMOMENT_REDIS_URL`` is set, so that
 every process of a deployment shares them. Litestar's stores (``MemoryStore``, ``RedisStore``)
@@ -29,7 +30,7 @@ from litestar.exceptions import TooManyRequestsException
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from takeamoment.api.limits import peer_address
+from takeamoment.connection.address import peer_address
 from takeamoment.db.engine import Database
 from takeamoment.redis_client import Breaker
 from takeamoment.services.auth import Principal, authenticate
@@ -37,7 +38,6 @@ from takeamoment.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-CLOSE_TOO_MANY_FAILURES = 4429
 _STATE_KEY = "auth_limiter"
 _MAX_TRACKED_ADDRESSES = 10_000  # past this, forget expired windows before adding more
 STORE_TIMEOUT_S = 0.5  # the longest a request waits on the counters (Redis)
