@@ -31,6 +31,8 @@ class Person(SQLModel, table=True):
     feed_token_hash: str = Field(unique=True, max_length=64)
     # The seq of the person's latest notification; bumping it also serialises their inbox.
     last_notification_seq: int = 0
+    # The latest seq the person has seen on their page: "what changed since your last visit".
+    seen_notification_seq: int = 0
     # The channels beyond the stream the person wants (PATCH /api/me/preferences).
     email_enabled: bool = True
     push_enabled: bool = True
