@@ -62,9 +62,11 @@ class MyNotice:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MyPage:
+    person_id: str
     name: str
     role: str
-    zone: str | None
+    zone: str | None  # the person's own, if they have one
+    notice_zone: str  # what notices are written in: theirs, else their first event's, else UTC
     invitations: list[MySession]
     upcoming: list[MySession]
     past: list[MySession]
@@ -132,9 +134,11 @@ def my_page(me: Me, last_visit: LastVisit) -> MyPage:
     past.sort(key=lambda s: s.starts_at, reverse=True)
     zone = me.person.timezone or (me.bookings[0].event.timezone if me.bookings else "UTC")
     return MyPage(
+        person_id=me.person.id,
         name=me.person.name,
         role=me.person.role,
         zone=me.person.timezone,
+        notice_zone=zone,
         invitations=invitations,
         upcoming=upcoming,
         past=past[:MAX_PAST],
