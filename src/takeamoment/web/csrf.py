@@ -18,8 +18,8 @@ Litestar's ``CSRFMiddleware`` is a double-submit cookie with no tie to the sessi
 origin that sets its own cookie and token passes it. So this is ours. It runs only where a
 cookie could be what authenticates — every page under ``/host`` and ``/me``, and any request
 that carries the session cookie and no ``Authorization`` header, except the one-click links of
-mails under ``/mail/``, which a signed token in the path authenticates. Bearer-token clients are never
-asked: a browser never adds an ``Authorization`` header to a forged request on its own.
+mails under ``/mail/``, which a signed token in the path authenticates. Bearer-token clients are
+never asked: a browser never adds an ``Authorization`` header to a forged request on its own.
 """
 
 from __future__ import annotations

@@ -98,7 +98,8 @@ def _no_session(request: AnyRequest) -> Template:
         return _notice("Opening your page…", "Opening your page.", refresh=ME_HOME)
     return _notice(
         "Your page",
-        "To open your page, use the sign-in link your host sent you. " + ASK_HOST,
+        "To open your page, use the sign-in link your host sent you. "
+        "Used it already, or lost it? Ask your host for a new one.",
     )
 
 
