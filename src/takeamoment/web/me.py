@@ -53,19 +53,29 @@ def _notice(
     )
 
 
-def _refused(refused: AccessLinkRefused) -> Template:
+async def _refused(request: AnyRequest, refused: AccessLinkRefused) -> Template:
+    """Which way the link cannot be used; and the way to one's page when already signed in
+    (the link opened again from the mail, after it did its work)."""
+    signed_in = await _person_signed_in(request)
     if refused.reason == "unknown":
         return _notice(
             "This sign-in link is not valid",
             f"It may have been copied only in part. {ASK_HOST}",
             status=404,
+            signed_in=signed_in,
         )
     said = "has already been used" if refused.reason == "already used" else "has expired"
     return _notice(
         f"This sign-in link {said}",
         f"Each link works once, within a day of being sent. {ASK_HOST}",
         status=410,
+        signed_in=signed_in,
     )
+
+
+async def _person_signed_in(request: AnyRequest) -> bool:
+    principal = await principal_of(request)
+    return principal is not None and principal.person_id is not None
 
 
 def _form_expired(request: AnyRequest, refused: PermissionDeniedException) -> Template:
@@ -146,12 +156,12 @@ class MePages(Controller):
         return Template(template_name="me.html", context=context, headers=NO_STORE)
 
     @get("/access/{token:str}", name="me-access")
-    async def access_page(self, db: Db, token: PathKey) -> Template:
+    async def access_page(self, request: AnyRequest, db: Db, token: PathKey) -> Template:
         """Who the link signs in, and a button; opening the link uses nothing up."""
         try:
             name = await access_link_holder(db, token)
         except AccessLinkRefused as refused:
-            return _refused(refused)
+            return await _refused(request, refused)
         return _notice(
             f"Sign in as {name}",
             f"This opens {name}'s own page: invitations, sessions and notices. "
@@ -168,7 +178,7 @@ class MePages(Controller):
                 db, token, timedelta(seconds=cookies.max_age_s), replacing=session_id(request)
             )
         except AccessLinkRefused as refused:
-            return _refused(refused)
+            return await _refused(request, refused)
         return Redirect(
             path=ME_HOME,
             status_code=303,

@@ -69,16 +69,31 @@ function tick() {
   });
 }
 
-// Live notices, newest first, in the person's zone.
-const at = new Intl.DateTimeFormat("en-GB", { timeZone: zone, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+// Live notices, newest first, in the person's zone, written as the server writes them
+// ("Sat 28 Nov 19:43 EST").
+const atParts = new Intl.DateTimeFormat("en-GB", { timeZone: zone, weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const zoneName = new Intl.DateTimeFormat("en-US", { timeZone: zone, timeZoneName: "short" });
+
+function at(iso) {
+  const moment = new Date(iso);
+  const part = (parts, type) => parts.find((p) => p.type === type)?.value || "";
+  const parts = atParts.formatToParts(moment);
+  const abbreviation = part(zoneName.formatToParts(moment), "timeZoneName");
+  return `${part(parts, "weekday")} ${part(parts, "day")} ${part(parts, "month")} ${part(parts, "hour")}:${part(parts, "minute")} ${abbreviation}`;
+}
+
+// A notice's link, unless it is this very page.
+function linkOf(message) {
+  if (typeof message.url !== "string" || !/^https?:\/\//.test(message.url)) return null;
+  return new URL(message.url).pathname === location.pathname ? null : message.url;
+}
 
 function noticeItem(message) {
-  const link = typeof message.url === "string" && /^https?:\/\//.test(message.url)
-    ? h("p", {}, h("a", { href: message.url }, "Open", h("span", { class: "visually-hidden" }, `: ${message.title}`)))
-    : null;
+  const url = linkOf(message);
+  const link = url ? h("p", {}, h("a", { href: url }, "Open", h("span", { class: "visually-hidden" }, `: ${message.title}`))) : null;
   return h("li", { class: "my-notice", "data-new": "" },
     h("p", { class: "my-notice-title" }, h("span", { class: "badge" }, "New"), " ", h("strong", {}, message.title || message.kind), " ",
-      h("span", { class: "quiet" }, at.format(new Date(message.at)))),
+      h("span", { class: "quiet" }, at(message.at))),
     message.body ? h("p", {}, message.body) : null,
     link);
 }
