@@ -13,10 +13,12 @@ from litestar.testing import AsyncTestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from takeamoment.app import create_app
 from takeamoment.db.delivery import AccessLink
 from takeamoment.db.engine import Database
+from takeamoment.db.people import Person
 from takeamoment.settings import Settings
 from tests.api.builders import event_with_channels, invite
 from tests.api.test_auth import sign_in as host_sign_in
@@ -87,7 +89,8 @@ async def test_opening_the_link_uses_nothing_up_and_its_button_signs_in_once(
         path, data={"_csrf_token": csrf_of(page.text)}, follow_redirects=False
     )
     assert answer.status_code == 303 and answer.headers["location"] == "/me"
-    assert "tam_session" in answer.headers["set-cookie"]
+    session_cookie = answer.headers["set-cookie"]
+    assert "tam_session" in session_cookie and "Max-Age=1209600" in session_cookie  # 14 days
     assert "Your page as a creator" in (await client.get("/me")).text
 
     again = await client.post(
@@ -171,18 +174,35 @@ async def test_the_page_answers_invitations_and_needs_its_csrf_token(
     assert changed.status_code == 200 and changed.json()["email"] is False
 
 
-async def test_what_changed_since_the_last_visit_is_shown_once(
-    client: Client, host_token: str
+async def test_what_changed_is_the_news_since_the_last_visit_and_stays_through_the_visit(
+    client: Client, host_token: str, db: Database
 ) -> None:
-    ana, _ = await invited_person(client, host_token)
-    await signed_in(client, host_token, ana)  # the first visit sees the invitation
+    ana, booking = await invited_person(client, host_token)
+    small_habits = "You&#39;re invited: &#39;Small habits&#39;"
+    csrf = await signed_in(client, host_token, ana)  # the first visit: the invitation is news
+    accept = f"/me/bookings/{booking['id']}/accept"
+    await client.post(accept, data={"_csrf_token": csrf}, follow_redirects=False)
+    assert small_habits in (await client.get("/me")).text  # the same visit keeps its news
+
+    await end_visit(db, ana["id"])
     assert "Nothing new since your last visit" in (await client.get("/me")).text
     other = await make_slot(client, host_token, at(13), at(14), title="Evening calm")
     await invite(client, host_token, other["id"], ana)
+    await end_visit(db, ana["id"])
     page = (await client.get("/me")).text
-    assert "You&#39;re invited: &#39;Evening calm&#39;" in page
-    assert "Small habits" in page  # still an invitation to answer, just not news
-    assert "You&#39;re invited: &#39;Evening calm&#39;" not in (await client.get("/me")).text
+    assert "You&#39;re invited: &#39;Evening calm&#39;" in page and small_habits not in page
+
+
+async def end_visit(db: Database, person_id: str) -> None:
+    """Make the person's last page view an hour old: the next one starts a new visit."""
+
+    async def work(session: AsyncSession) -> None:
+        hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        await session.execute(
+            update(Person).where(col(Person.id) == person_id).values(page_seen_at=hour_ago)
+        )
+
+    await db.write(work)
 
 
 async def test_a_host_session_cannot_act_as_a_person(client: Client, host_token: str) -> None:

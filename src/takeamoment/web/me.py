@@ -34,7 +34,12 @@ from takeamoment.services.me import get_me
 from takeamoment.services.sessions import end_session
 from takeamoment.web.csrf import CrossOriginRefused
 from takeamoment.web.my_page import answered_text, my_page
-from takeamoment.web.session import SessionCookies, session_cookies, session_id
+from takeamoment.web.session import (
+    PERSON_SESSION_MAX_AGE_S,
+    SessionCookies,
+    session_cookies,
+    session_id,
+)
 
 ME_HOME = "/me"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -173,16 +178,17 @@ class MePages(Controller):
     async def sign_in(self, request: AnyRequest, db: Db, token: PathKey) -> Template | Redirect:
         """Use the link up, open the person's session (ending the browser's earlier one)."""
         cookies = _cookies(request)
+        lifetime = PERSON_SESSION_MAX_AGE_S
         try:
             opened = await sign_in_with_access_link(
-                db, token, timedelta(seconds=cookies.max_age_s), replacing=session_id(request)
+                db, token, timedelta(seconds=lifetime), replacing=session_id(request)
             )
         except AccessLinkRefused as refused:
             return await _refused(request, refused)
         return Redirect(
             path=ME_HOME,
             status_code=303,
-            cookies=[cookies.issue(opened.id), cookies.cleared()[1]],
+            cookies=[cookies.issue(opened.id, max_age_s=lifetime), cookies.cleared()[1]],
             headers=NO_STORE,
         )
 
