@@ -140,9 +140,11 @@ async def test_a_creator_signs_in_with_the_link_accepts_and_sees_the_countdown_a
     await page.wait_for_load_state("networkidle")
     await shot(page, "me-desktop")
 
-    # A reload is a new visit: the news seen on the page is not news any more.
+    # A reload is the same visit: the news stays listed (no longer marked new).
     await page.reload()
-    await expect(page.locator("[data-no-notices]")).to_be_visible()
+    listed = page.locator("[data-notice-list] .my-notice")
+    await expect(listed.first).to_contain_text("You're invited: 'Questions from the chat'")
+    await expect(page.locator("[data-notice-list] .my-notice[data-new]")).to_have_count(0)
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", name="You are signed out")).to_be_visible()
