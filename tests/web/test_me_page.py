@@ -141,6 +141,21 @@ async def test_without_a_session_me_says_to_use_the_hosts_link_not_the_host_sign
     assert '<meta http-equiv="refresh" content="0; url=/me">' in bounced.text
 
 
+async def test_a_link_opened_from_another_site_reloads_before_it_shows_its_form(
+    client: Client, host_token: str
+) -> None:
+    """A signed-in browser's cookies stay behind on a cross-site navigation; a form rendered
+    without them would carry a CSRF token for the wrong session."""
+    ana = await make_person(client, host_token, "ana")
+    path = await access_path(client, host_token, ana)
+    webmail = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate"}
+    bounced = await client.get(path, headers=webmail)
+    assert f'<meta http-equiv="refresh" content="0; url={path}">' in bounced.text
+    assert "_csrf_token" not in bounced.text
+    answer = await open_link(client, path)  # the reload, from our own page
+    assert answer.status_code == 303
+
+
 async def test_the_page_answers_invitations_and_needs_its_csrf_token(
     client: Client, host_token: str
 ) -> None:

@@ -101,16 +101,23 @@ def _cookies(request: AnyRequest) -> SessionCookies:
     return cookies
 
 
+def _from_another_site(request: AnyRequest) -> Template | None:
+    """For a page opened from a link on another site (a webmail): one that reloads itself.
+
+    Browsers keep SameSite=Strict cookies back on such a navigation, so the page would not know
+    the browser's session (and a form on it would carry a token for the wrong one). The reload
+    comes from our own page, with the cookies.
+    """
+    headers = request.headers
+    if headers.get("sec-fetch-site") != "cross-site" or headers.get("sec-fetch-mode") != "navigate":
+        return None
+    return _notice("Opening your page…", "Opening your page.", refresh=request.url.path)
+
+
 def _no_session(request: AnyRequest) -> Template:
     """The page without a person's session, or a host's: never the host sign-in."""
-    headers = request.headers
-    if (
-        headers.get("sec-fetch-site") == "cross-site"
-        and headers.get("sec-fetch-mode") == "navigate"
-    ):
-        # Opened from a link in a webmail or another site: the browser keeps a SameSite=Strict
-        # session cookie back on such a navigation. Reloading from our own page sends it.
-        return _notice("Opening your page…", "Opening your page.", refresh=ME_HOME)
+    if (reload := _from_another_site(request)) is not None:
+        return reload
     return _notice(
         "Your page",
         "To open your page, use the sign-in link your host sent you. "
@@ -163,6 +170,8 @@ class MePages(Controller):
     @get("/access/{token:str}", name="me-access")
     async def access_page(self, request: AnyRequest, db: Db, token: PathKey) -> Template:
         """Who the link signs in, and a button; opening the link uses nothing up."""
+        if (reload := _from_another_site(request)) is not None:
+            return reload
         try:
             name = await access_link_holder(db, token)
         except AccessLinkRefused as refused:
