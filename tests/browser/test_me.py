@@ -167,8 +167,8 @@ async def test_turning_on_notifications_registers_the_service_worker_for_me(
     await page.get_by_role("button", name="Turn on notifications on this device").click()
     registration = await page.evaluate(
         """async () => {
+          await navigator.serviceWorker.ready;  // waits for the page's click to register it
           const found = await navigator.serviceWorker.getRegistration("/me");
-          await navigator.serviceWorker.ready;
           return found && { scope: found.scope, active: Boolean(found.active),
                             script: (found.active || found.installing || found.waiting).scriptURL };
         }"""
