@@ -5,6 +5,8 @@ attempt) and signing out. Screenshots, contrast and axe-core, as for the other p
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 from datetime import UTC, datetime, timedelta
@@ -184,11 +186,47 @@ async def test_turning_on_notifications_registers_the_service_worker_for_me(
         page.get_by_role("button", name="Turn on notifications on this device")
     ).to_be_enabled()
 
+    # A push message, delivered to the worker as the push service would: it shows the notice.
+    notice = {"id": "n1", "title": "You're on in 5 minutes", "body": "Main Stage, 10:30"}
+    await push_to_worker(page, shared_site.url, {**notice, "url": f"{shared_site.url}/me"})
+    shown = await page.evaluate(SHOWN_NOTIFICATIONS)
+    assert shown == [["You're on in 5 minutes", "Main Stage, 10:30", "n1", f"{shared_site.url}/me"]]
+
     # The settings are saved as they change.
     await page.get_by_label("As notifications on the devices").uncheck()
     await expect(page.locator("#notice")).to_have_text("Notifications on your devices off.")
     await page.reload()
     await expect(page.get_by_label("As notifications on the devices")).not_to_be_checked()
+
+
+# The worker's notifications, once it shows one (a wait on the condition, in the page).
+SHOWN_NOTIFICATIONS = """async () => {
+  const registration = await navigator.serviceWorker.getRegistration("/me");
+  for (;;) {
+    const shown = await registration.getNotifications();
+    if (shown.length) return shown.map((n) => [n.title, n.body, n.tag, n.data.url]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}"""
+
+
+async def push_to_worker(page: Page, origin: str, message: dict[str, Any]) -> None:
+    """Hand the /me service worker a push message through Chromium's DevTools protocol."""
+    cdp = await page.context.new_cdp_session(page)
+    found: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def registered(event: dict[str, Any]) -> None:
+        for registration in event["registrations"]:
+            if registration["scopeURL"].endswith("/me") and not found.done():
+                found.set_result(registration["registrationId"])
+
+    cdp.on("ServiceWorker.workerRegistrationUpdated", registered)
+    await cdp.send("ServiceWorker.enable")
+    registration_id = await asyncio.wait_for(found, timeout=15)
+    await cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": origin, "registrationId": registration_id, "data": json.dumps(message)},
+    )
 
 
 async def test_the_calendar_link_is_made_on_request_in_webcal_and_https(
