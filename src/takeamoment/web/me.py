@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import PermissionDeniedException
@@ -46,7 +46,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 SERVICE_WORKER = Path(__file__).parent / "static" / "me-sw.js"
 ASK_HOST = "Ask your host for a new sign-in link."
 AnyRequest = Request[Any, Any, Any]
-Answer = Literal["accept", "decline"]
 
 
 def _notice(
@@ -152,7 +151,7 @@ class MePages(Controller):
         """The person's invitations, sessions, notices since their last visit and settings."""
         if signed_out:
             return _notice(
-                "You are signed out", "To come back, " + ASK_HOST[0].lower() + ASK_HOST[1:]
+                "You are signed out", "To come back, ask your host for a new sign-in link."
             )
         principal = await principal_of(request)
         if principal is not None and principal.is_host:
