@@ -11,7 +11,10 @@ may call it. The roles:
 - ``person``: a creator or therapist, about themselves only; 401 anonymous, 403 for a host.
 - ``feed-token``: the unguessable token in the path is the credential; a wrong one is 404.
 - ``host-page``: a host's browser page; anyone else is sent to the sign-in page.
-- ``csrf-form``: a form of the host pages; without the page's CSRF token it is 403.
+- ``csrf-form``: a form of the host pages or a person's page; without the page's CSRF token it
+  is 403.
+- ``person-page``: a person's own page; a host is 403, anyone else gets a page (theirs, or one
+  that says to use the sign-in link from their host).
 - ``metrics-allow``: only client addresses in ``TAKEAMOMENT_METRICS_ALLOW``, whatever the token;
   anyone else is 403.
 """
@@ -67,6 +70,13 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/mail/answer/{token:str}"): "anyone",
     ("GET", "/mail/unsubscribe/{token:str}"): "anyone",
     ("POST", "/mail/unsubscribe/{token:str}"): "anyone",
+    # A person's own page says to use the host's link to anyone without a person's session.
+    ("GET", "/me"): "person-page",
+    ("GET", "/me/access/{token:str}"): "anyone",
+    ("GET", "/me/sw.js"): "anyone",
+    ("POST", "/me/access/{token:str}"): "csrf-form",
+    ("POST", "/me/logout"): "csrf-form",
+    ("POST", "/me/bookings/{booking_id:str}/{answer:str}"): "csrf-form",
     ("GET", "/api/audit"): "host",
     ("GET", "/api/events/{slug:str}/audit"): "host",
     ("GET", "/healthz"): "anyone",
@@ -183,6 +193,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "self": {"nobody": 401, "unknown": 401, "other": 403, "self": "pass", "host": "pass"},
     "person": {"nobody": 401, "unknown": 401, "other": "pass", "self": "pass", "host": 403},
     "host-page": {"nobody": 303, "unknown": 303, "other": 303, "self": 303, "host": 200},
+    "person-page": {"nobody": 200, "unknown": 200, "other": 200, "self": 200, "host": 403},
 }
 
 
@@ -224,7 +235,7 @@ async def test_each_route_enforces_its_declared_role(client: Client, host_token:
     checked = [route for route, role in ROLES.items() if role in EXPECTED]
     for route in checked:
         await check_route(client, route, ids, tokens)
-    assert len(checked) == len(ROLES) - 4  # the feed, the two forms and /metrics: below
+    assert len(checked) == len(ROLES) - 7  # the feed, the five forms and /metrics: below
 
     # /metrics goes by the client's address, never by a token: the test client's is "testclient".
     for token in tokens.values():
@@ -248,6 +259,19 @@ async def test_each_route_enforces_its_declared_role(client: Client, host_token:
         form["_csrf_token"] = match.group(1)
         response = await client.post(path, data=form, follow_redirects=False)
         assert response.status_code == 303, (path, response.text)
+
+    # A person's page's forms: the same; with the token, the form's own answer.
+    for path, answered in (
+        ("/me/access/tama_nope", 404),
+        ("/me/logout", 303),
+        (f"/me/bookings/{ids['booking_id']}/accept", 401),  # no person is signed in
+    ):
+        assert (await client.post(path, data={}, follow_redirects=False)).status_code == 403
+        match = CSRF_FIELD.search((await client.get("/host/login")).text)
+        assert match
+        form = {"_csrf_token": match.group(1)}
+        response = await client.post(path, data=form, follow_redirects=False)
+        assert response.status_code == answered, (path, response.text)
     client.cookies.clear()
 
 

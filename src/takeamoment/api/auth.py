@@ -1,10 +1,11 @@
 """Role guards for HTTP routes, and the principal as a dependency.
 
-Who is calling comes from ``connection/credentials.py`` (a bearer token, else the host console's
-session cookie, ``connection/session.py``; such requests must also pass the CSRF check of
-``web/csrf.py``). Guards answer 401 when no valid token came and 403 when the role is wrong.
-Failed bearer tokens count against the caller's address (``connection/auth_limits.py``): once it
-has failed too often, a request that carries a token is answered 429 until the window passes.
+Who is calling comes from ``connection/credentials.py``: a bearer token, else a browser session
+cookie, the host console's or a person's own page's (``connection/session.py``; such requests
+must also pass the CSRF check of ``web/csrf.py``). Guards answer 401 when no valid token came and
+403 when the role is wrong. Failed bearer tokens count against the caller's address
+(``connection/auth_limits.py``): once it has failed too often, a request that carries a token is
+answered 429 until the window passes.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ async def _require(connection: ASGIConnection) -> Principal:  # type: ignore[typ
         if bearer_token(connection):
             detail = "a valid bearer token is required"
         elif has_session_cookie(connection):
-            detail = "your host session has ended: sign in again at /host/login"
+            detail = (
+                "your session has ended: hosts sign in again at /host/login, creators and "
+                "therapists with a new sign-in link from their host"
+            )
         else:
             detail = "missing Authorization: Bearer <token> header"
         raise NotAuthorizedException(detail=detail, headers=_CHALLENGE)

@@ -38,6 +38,9 @@ SESSION_COOKIE = "tam_session"
 CSRF_COOKIE = "tam_csrf"
 HOST_PREFIX = "__Host-"
 SESSION_MAX_AGE_S = 12 * 3600  # one long event day; then the host signs in again
+# A creator or therapist cannot sign in again on their own (a host sends each link), and their
+# page matters most over the days before their sessions: two weeks, unless they sign out.
+PERSON_SESSION_MAX_AGE_S = 14 * 24 * 3600
 _STATE_KEY = "web_session"
 # Keys derived from the one secret, one per purpose, so a value signed for one use is never
 # accepted for another. The purposes still say "web/" (this module lived there): a new
@@ -100,12 +103,16 @@ class SessionCookies:
             secure=self.secure,
         )
 
-    def issue(self, session_id: str, now: float | None = None) -> Cookie:
-        """A cookie that names the session ``session_id`` until ``max_age_s`` from now."""
-        expires = int((time.time() if now is None else now) + self.max_age_s)
+    def issue(
+        self, session_id: str, now: float | None = None, max_age_s: int | None = None
+    ) -> Cookie:
+        """A cookie that names the session ``session_id`` for ``max_age_s`` (by default the
+        host console's ``max_age_s``) from now."""
+        lifetime = self.max_age_s if max_age_s is None else max_age_s
+        expires = int((time.time() if now is None else now) + lifetime)
         payload = f"{session_id}.{expires}"
         value = f"{payload}.{_mac(self._key(0), payload)}"
-        return self._cookie(self.session_name, value, self.max_age_s)
+        return self._cookie(self.session_name, value, lifetime)
 
     def cleared(self) -> list[Cookie]:
         """Cookies that make the browser forget its session and its pre-sign-in CSRF value."""

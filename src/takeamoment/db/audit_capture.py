@@ -32,7 +32,17 @@ from takeamoment.db.types import utcnow
 TRACKED_TABLES = frozenset(
     {"event", "channel", "slot", "booking", "person", "availability_window", "api_token", "host"}
 )
-BOOKKEEPING_COLUMNS = frozenset({"last_seq", "last_notification_seq", "updated_at", "created_at"})
+BOOKKEEPING_COLUMNS = frozenset(
+    {
+        "last_seq",
+        "last_notification_seq",
+        "seen_notification_seq",
+        "visit_from_seq",
+        "page_seen_at",
+        "updated_at",
+        "created_at",
+    }
+)
 _SECRET_MARKERS = ("token", "hash", "secret")
 _CAPTURE_KEY = "takeamoment_audit_capture"
 

@@ -31,6 +31,11 @@ class Person(SQLModel, table=True):
     feed_token_hash: str = Field(unique=True, max_length=64)
     # The seq of the person's latest notification; bumping it also serialises their inbox.
     last_notification_seq: int = 0
+    # Their own page's "what changed since your last visit" (``services/last_visit.py``): the
+    # latest seq it showed, the seq the current visit lists notices after, the last page view.
+    seen_notification_seq: int = 0
+    visit_from_seq: int = 0
+    page_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The channels beyond the stream the person wants (PATCH /api/me/preferences).
     email_enabled: bool = True
     push_enabled: bool = True

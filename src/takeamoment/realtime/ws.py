@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -11,6 +12,7 @@ from litestar.params import FromPath
 
 from takeamoment.connection.auth_limits import TooManyAuthFailures, authenticate_attempt
 from takeamoment.connection.credentials import bearer_token, principal_of
+from takeamoment.connection.session import session_id
 from takeamoment.db.engine import Database
 from takeamoment.domain.errors import NotFound
 from takeamoment.realtime.hub import Hub, Outgoing
@@ -25,10 +27,11 @@ from takeamoment.realtime.protocol import (
 )
 from takeamoment.realtime.snapshots import Snapshots
 from takeamoment.realtime.stream import LoadAfter, pump
-from takeamoment.services.auth import authenticate
+from takeamoment.services.auth import Principal, authenticate
 from takeamoment.services.changes import MAX_SEQ, changes_after, event_topic
 from takeamoment.services.notifications import notifications_since, person_topic
 from takeamoment.services.schedule import snapshot_message
+from takeamoment.services.sessions import session_principal
 from takeamoment.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -164,12 +167,22 @@ async def _my_stream(socket: Socket) -> None:
     if not _origin_allowed(socket, socket.app.state.settings, authenticated=True):
         return await _refuse(socket, CLOSE_FORBIDDEN, "origin not allowed")
     token = bearer_token(socket) or socket.query_params.get("token")
-    try:
-        principal = await authenticate_attempt(socket, token) if token else None
-    except TooManyAuthFailures as refused:
-        return await _refuse(socket, CLOSE_TOO_MANY_FAILURES, refused.detail)
-    if principal is None or token is None:
-        return await _refuse(socket, CLOSE_UNAUTHORIZED, "a valid token is required")
+    stands: Callable[[], Awaitable[bool]]
+    if token:
+        try:
+            principal = await authenticate_attempt(socket, token)
+        except TooManyAuthFailures as refused:
+            return await _refuse(socket, CLOSE_TOO_MANY_FAILURES, refused.detail)
+
+        async def stands() -> bool:
+            return await authenticate(db, token) is not None
+
+    else:  # a person's own page: its session cookie, from our own origin only
+        principal, stands = await _session_of(socket, db)
+    if principal is None:
+        return await _refuse(
+            socket, CLOSE_UNAUTHORIZED, "a valid token or page session is required"
+        )
     person_id = principal.person_id
     if person_id is None:
         return await _refuse(socket, CLOSE_FORBIDDEN, "only creators and therapists have one")
@@ -182,7 +195,7 @@ async def _my_stream(socket: Socket) -> None:
         return notifications_since(db, person_id, after)
 
     async def until_revoked() -> None:
-        await _until_revoked(db, token, socket.app.state.settings.ws_reauth_seconds)
+        await _until_revoked(stands, socket.app.state.settings.ws_reauth_seconds)
 
     with hub.subscribe(person_topic(person_id)) as subscription:
         start = [Outgoing.of(m) for m in await _all_after(load_after, since)]
@@ -192,16 +205,35 @@ async def _my_stream(socket: Socket) -> None:
     return None
 
 
-async def _until_revoked(db: Database, token: str, every_seconds: float) -> None:
-    """Return once ``token`` no longer authenticates, checking every ``every_seconds``.
+async def _session_of(
+    socket: Socket, db: Database
+) -> tuple[Principal | None, Callable[[], Awaitable[bool]]]:
+    """The person a browser session cookie stands for, and how to ask whether it still does.
 
-    Revocation may happen in another process (``takeamoment token revoke``), so an open stream
-    asks the database again now and then rather than waiting to be told.
+    Only a handshake whose Origin is our own counts: a browser always sends one, and another
+    site's page must not open a stream on the cookie the browser would attach for it.
+    """
+    current = session_id(socket)
+
+    async def stands() -> bool:
+        return current is not None and await session_principal(db, current) is not None
+
+    if current is None or _origin(socket) != socket.app.state.settings.public_origin:
+        return None, stands
+    return await session_principal(db, current), stands
+
+
+async def _until_revoked(stands: Callable[[], Awaitable[bool]], every_seconds: float) -> None:
+    """Return once the stream's credential (token or session) no longer stands, checking every
+    ``every_seconds``.
+
+    Revocation or signing out may happen in another process (``takeamoment token revoke``), so
+    an open stream asks the database again now and then rather than waiting to be told.
     """
     while True:
         await asyncio.sleep(every_seconds)
         try:
-            if await authenticate(db, token) is None:
+            if not await stands():
                 return
         except Exception:  # the database is away: keep the stream; the next check decides
-            logger.warning("could not re-check a /ws/me token; keeping the stream")
+            logger.warning("could not re-check a /ws/me credential; keeping the stream")

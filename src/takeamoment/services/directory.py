@@ -29,6 +29,7 @@ from takeamoment.services.auth import Principal
 from takeamoment.services.changes import record_change
 from takeamoment.services.inputs import SELF_EDITABLE_PERSON_FIELDS, LicenceInput, PersonUpdate
 from takeamoment.services.schedule import slot_public
+from takeamoment.services.sessions import end_person_sessions
 from takeamoment.services.tokens import hash_token, new_token
 from takeamoment.services.views import PersonPrivate, person_private, person_public
 
@@ -179,7 +180,8 @@ async def delete_person(db: Database, person_id: str) -> None:
 
 
 async def issue_person_token(db: Database, person_id: str) -> str:
-    """A new bearer token for the person; every earlier token of theirs stops working."""
+    """A new bearer token for the person; every earlier token of theirs stops working, and so
+    does every browser session of theirs."""
     token = new_token()
 
     async def work(session: AsyncSession) -> None:
@@ -190,6 +192,8 @@ async def issue_person_token(db: Database, person_id: str) -> str:
         now = utcnow()
         for row in (await session.execute(active)).scalars():  # one by one: audited
             row.revoked_at = now
+        # A lost laptop is one reason to ask: its page (opened with a sign-in link) ends too.
+        await end_person_sessions(session, person_id)
         session.add(ApiToken(token_hash=hash_token(token), role=person.role, person_id=person_id))
 
     await db.write(work)

@@ -146,6 +146,11 @@ def local_span(starts_at: str, ends_at: str, zone: str) -> str:
     return _Local(zone).span(starts_at, ends_at)
 
 
+def local_moment(moment: str, zone: str) -> str:
+    """``Thu 10 Oct 10:30 BST``: one instant as a person in ``zone`` reads it."""
+    return _Local(zone).day_and_clock(moment)
+
+
 def words_for(kind: str, payload: Payload, zone: str) -> Words:
     """The title and body of a notice of ``kind`` for a person in ``zone`` (an IANA name)."""
     wording = _WORDING.get(kind)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -38,24 +38,31 @@ async def open_session(
     browser's previous session, if it had one), so a sign-in never leaves the old one open."""
 
     async def work(session: AsyncSession) -> OpenedSession:
-        now = utcnow()
-        if replacing is not None:
-            await _end(session, replacing, now)
-        await session.execute(
-            delete(AuthSession).where(col(AuthSession.expires_at) < now - _KEEP_ENDED)
-        )
-        row = AuthSession(
-            role=principal.role,
-            token_id=principal.token_id,
-            host_id=principal.host_id,
-            person_id=principal.person_id,
-            expires_at=now + lifetime,
-        )
-        session.add(row)
-        await session.flush()
-        return OpenedSession(id=row.id, expires_at=row.expires_at)
+        return await add_session(session, principal, lifetime, replacing)
 
     return await db.write(work)
+
+
+async def add_session(
+    session: AsyncSession, principal: Principal, lifetime: timedelta, replacing: str | None
+) -> OpenedSession:
+    """:func:`open_session` in the caller's transaction (a sign-in that also uses something up)."""
+    now = utcnow()
+    if replacing is not None:
+        await _end(session, replacing, now)
+    await session.execute(
+        delete(AuthSession).where(col(AuthSession.expires_at) < now - _KEEP_ENDED)
+    )
+    row = AuthSession(
+        role=principal.role,
+        token_id=principal.token_id or None,  # a sign-in link opens one without a token
+        host_id=principal.host_id,
+        person_id=principal.person_id,
+        expires_at=now + lifetime,
+    )
+    session.add(row)
+    await session.flush()
+    return OpenedSession(id=row.id, expires_at=row.expires_at)
 
 
 async def end_session(db: Database, session_id: str) -> None:
@@ -65,6 +72,16 @@ async def end_session(db: Database, session_id: str) -> None:
         await _end(session, session_id, utcnow())
 
     await db.write(work)
+
+
+async def end_person_sessions(session: AsyncSession, person_id: str) -> None:
+    """End every open session of the person (their credentials were replaced), in the
+    caller's transaction."""
+    await session.execute(
+        update(AuthSession)
+        .where(col(AuthSession.person_id) == person_id, col(AuthSession.ended_at).is_(None))
+        .values(ended_at=utcnow())
+    )
 
 
 async def _end(session: AsyncSession, session_id: str, now: datetime) -> None:

@@ -16,10 +16,10 @@ Two checks, on every unsafe request (POST, PUT, PATCH, DELETE) a cookie could au
 
 Litestar's ``CSRFMiddleware`` is a double-submit cookie with no tie to the session: a sibling
 origin that sets its own cookie and token passes it. So this is ours. It runs only where a
-cookie could be what authenticates — every page under ``/host``, and any request that carries
-the session cookie and no ``Authorization`` header, except the one-click links of mails under
-``/mail/``, which a signed token in the path authenticates. Bearer-token clients are never
-asked: a browser never adds an ``Authorization`` header to a forged request on its own.
+cookie could be what authenticates — every page under ``/host`` and ``/me``, and any request
+that carries the session cookie and no ``Authorization`` header, except the one-click links of
+mails under ``/mail/``, which a signed token in the path authenticates. Bearer-token clients are
+never asked: a browser never adds an ``Authorization`` header to a forged request on its own.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from takeamoment.connection.session import SessionCookies
 CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"
 HOST_PAGES_PREFIX = "/host"
+# A person's own pages: their sign-in form (with a pre-sign-in token) and the page's forms.
+PERSON_PAGES_PREFIX = "/me"
 # One-click links from mails: the signed token in the path is what authenticates, never a
 # cookie, and a mail client's List-Unsubscribe-Post comes from no page at all.
 SIGNED_LINK_PREFIX = "/mail/"
@@ -60,8 +62,9 @@ class CsrfTokenRefused(PermissionDeniedException):
 def needs_csrf(scope: Scope, cookies: SessionCookies) -> bool:
     """True for requests a browser session may be what authenticates (see the module doc)."""
     path: str = scope["path"]
-    if path == HOST_PAGES_PREFIX or path.startswith(HOST_PAGES_PREFIX + "/"):
-        return True
+    for prefix in (HOST_PAGES_PREFIX, PERSON_PAGES_PREFIX):
+        if path == prefix or path.startswith(prefix + "/"):
+            return True
     if path.startswith(SIGNED_LINK_PREFIX):
         return False
     request: AnyRequest = Request(scope)

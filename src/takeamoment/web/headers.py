@@ -9,10 +9,10 @@ from our own files (``web/openapi.py``). Answers made before routing (an unknown
 carry none.
 
 ``Cache-Control: no-store`` goes on every answer under ``/api`` to a request that carries
-credentials (a bearer token or the session cookie) and on every host page, replacing whatever the
-route said: such answers hold secrets (a new person's token and feed URL, private fields, the
-audit log) that no browser cache or proxy may keep. Deciding it here, once, means a new route
-cannot forget it.
+credentials (a bearer token or the session cookie) and on every host page and person's page
+(``/me``), replacing whatever the route said: such answers hold secrets (a new person's token
+and feed URL, private fields, the audit log) that no browser cache or proxy may keep. Deciding
+it here, once, means a new route cannot forget it.
 """
 
 from __future__ import annotations
@@ -68,10 +68,12 @@ def _carries_credentials(scope: Scope, session_cookie: bytes) -> bool:
 
 
 def must_not_be_stored(scope: Scope, session_cookie: bytes) -> bool:
-    """Host pages, and ``/api`` answers to a request with credentials (see the module doc)."""
+    """Host and person pages, and ``/api`` answers to a request with credentials (see the
+    module doc)."""
     path: str = scope["path"]
-    if path == "/host" or path.startswith("/host/"):
-        return True
+    for pages in ("/host", "/me"):
+        if path == pages or path.startswith(pages + "/"):
+            return True
     return path.startswith("/api/") and _carries_credentials(scope, session_cookie)
 
 

@@ -19,6 +19,7 @@ from takeamoment.web.csrf import SessionCsrfMiddleware
 from takeamoment.web.editor import EditorPages
 from takeamoment.web.host import HostPages
 from takeamoment.web.mail_links import MailPages
+from takeamoment.web.me import MePages
 from takeamoment.web.pages import PublicPages
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,7 +39,8 @@ def _add_template_helpers(engine: JinjaTemplateEngine) -> None:
 
 
 class WebPlugin(InitPluginProtocol):
-    """The viewer page and the host console, server-rendered, with their scripts under /static."""
+    """The viewer page, the host console and a person's own page, server-rendered, with their
+    scripts under /static."""
 
     def __init__(self, settings: Settings) -> None:
         self.cookies = SessionCookies(settings)
@@ -50,6 +52,7 @@ class WebPlugin(InitPluginProtocol):
                 HostPages,
                 EditorPages,
                 MailPages,
+                MePages,
                 create_static_files_router(
                     path="/static",
                     directories=[STATIC],

@@ -1,5 +1,6 @@
 // The people directory: find creators and therapists, add and edit them, their licences and
-// availability windows, issue a new token, delete them — all through the JSON API.
+// availability windows, send a sign-in link to their own page, issue a new token, delete them —
+// all through the JSON API.
 
 import { api } from "./api.js";
 import { confirmAction } from "./confirm.js";
@@ -57,8 +58,12 @@ async function refresh() {
   }
 }
 
-function showToken(person, token) {
+const TOKEN_WORDS = ["their sign-in token, shown only now. Send it to them privately.", "Token"];
+
+function showToken(person, token, [what, label] = TOKEN_WORDS) {
   tokenBox.querySelector("[data-token-who]").textContent = person.name;
+  tokenBox.querySelector("[data-token-what]").textContent = what;
+  tokenBox.querySelector("[data-token-label]").textContent = label;
   tokenBox.querySelector("[data-token-value]").value = token;
   tokenBox.hidden = false;
 }
@@ -214,6 +219,19 @@ async function newToken() {
   }
 }
 
+async function sendAccessLink() {
+  try {
+    const { url, expires_at: expires } = await api(personPath(current.id, "/access-link"), { method: "POST" });
+    const until = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" }).format(new Date(expires));
+    dialog.close();
+    showToken(current, url, [`their sign-in link to their own page. It works once, until ${until}. Copy it and send it to them privately (email, message).`, "Sign-in link"]);
+    messages.tell(`Made a sign-in link for ${current.name}.`);
+    tokenBox.querySelector("[data-token-value]").focus();
+  } catch (error) {
+    showError(errorBox, error);
+  }
+}
+
 async function remove() {
   const ok = await confirmAction({
     title: `Delete ${current.name}?`,
@@ -249,12 +267,13 @@ windowList.addEventListener("click", (event) => {
   if (button) removeWindow(button.dataset.removeWindow);
 });
 dialog.querySelector("[data-issue-token]").addEventListener("click", newToken);
+dialog.querySelector("[data-access-link]").addEventListener("click", sendAccessLink);
 dialog.querySelector("[data-delete-person]").addEventListener("click", remove);
 tokenBox.querySelector("[data-copy-token]").addEventListener("click", async () => {
   const input = tokenBox.querySelector("[data-token-value]");
   try {
     await navigator.clipboard.writeText(input.value);
-    messages.tell("Token copied.");
+    messages.tell("Copied.");
   } catch {
     input.select();
     messages.tell("Selected: press Ctrl+C (or ⌘C) to copy.");
