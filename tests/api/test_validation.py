@@ -201,7 +201,7 @@ async def test_a_field_the_route_does_not_know_is_400_naming_it(
         ("PATCH", "/api/events/tam", {"titel": "typo"}, "titel"),
         ("POST", "/api/events/tam/channels", {"slug": "side", "name": "S", "url": "x"}, "url"),
         ("POST", "/api/events/tam/slots", {**SLOT_BODY, "owner": "me"}, "owner"),
-        ("PATCH", f"/api/slots/{slot['id']}", {"channel": "main"}, "channel"),
+        ("PATCH", f"/api/slots/{slot['id']}", {"room": "main"}, "room"),
         ("POST", "/api/people", {"name": "X", "handle": "x", "role": "creator", "pw": 1}, "pw"),
         (
             "PUT",

@@ -11,6 +11,7 @@ from takeamoment.db.delivery import Delivery
 from takeamoment.db.engine import Database
 from takeamoment.db.notifications import Notification
 from takeamoment.db.types import utcnow
+from takeamoment.delivery.queue import claim
 from takeamoment.services.notifications import notify
 from takeamoment.services.outbox import configure
 from tests.api.builders import event_with_channels, invite
@@ -95,3 +96,20 @@ async def test_without_email_set_up_no_email_row_is_written(
 
     await db.write(work)
     assert await channels_of(db, "schedule.changed") == [[]]
+
+
+async def test_a_row_whose_lease_ran_out_is_claimed_again_but_never_by_the_process_holding_it(
+    client: Client, host_token: str, db: Database
+) -> None:
+    await event_with_channels(client, host_token)
+    slot = await make_slot(client, host_token, at(9, 30), at(10))
+    ana = await make_person(client, host_token, "ana", email="ana@example.com")
+    await invite(client, host_token, slot["id"], ana)
+    expired = timedelta(seconds=-1)  # the lease runs out at once: as if the send took too long
+
+    (first,) = await claim(db, {"email": 10}, expired)
+    held = {first.delivery.id}
+
+    assert await claim(db, {"email": 10}, expired, held) == []
+    (again,) = await claim(db, {"email": 10}, expired)  # another process, or after a crash
+    assert (again.delivery.id, again.in_doubt) == (first.delivery.id, True)

@@ -10,12 +10,12 @@ unchanged), so a process that outlived its lease cannot overwrite a newer claim'
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -52,11 +52,18 @@ class Outcome:
     forget: list[str] = field(default_factory=list)  # push subscriptions to drop (404/410)
 
 
-async def claim(db: Database, limits: Mapping[str, int], lease: timedelta) -> list[Job]:
+async def claim(
+    db: Database,
+    limits: Mapping[str, int],
+    lease: timedelta,
+    held: Collection[str] = (),
+) -> list[Job]:
     """Due deliveries, up to ``limits[channel]`` of each channel, claimed until the lease ends.
 
     Per channel, so a slow channel (an SMTP server taking its time) never fills the worker's
-    room and holds the other channel's rows back.
+    room and holds the other channel's rows back. ``held`` are rows this process claimed and
+    has not recorded yet: one still waiting its turn when its lease runs out is not claimed a
+    second time by the process that holds it (it would be sent twice).
     """
 
     async def work(session: AsyncSession) -> list[Job]:
@@ -71,6 +78,7 @@ async def claim(db: Database, limits: Mapping[str, int], lease: timedelta) -> li
                     col(Delivery.state).in_(DUE_STATES),
                     col(Delivery.next_attempt_at) <= now,
                     Delivery.channel == channel,
+                    col(Delivery.id).not_in(held) if held else true(),
                 )
                 .order_by(col(Delivery.next_attempt_at))
                 .limit(limit)

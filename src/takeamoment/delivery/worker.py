@@ -88,6 +88,9 @@ class DeliveryWorker:
         self.mailer: Mailer | None = None
         self._wake = asyncio.Event()
         self._in_flight: dict[str, set[asyncio.Task[None]]] = {"push": set(), "email": set()}
+        # Rows claimed here and not recorded yet, sent or waiting their turn: never claimed again
+        # by this process, whatever their lease says.
+        self._held: set[str] = set()
         # Pushes under way at once (emails wait for one of the SMTP pool's connections).
         self._push_turns = asyncio.Semaphore(concurrency)
         self._outcomes: list[Outcome] = []
@@ -167,8 +170,9 @@ class DeliveryWorker:
         while self.running:
             room = self._room()
             open_rooms = {channel: n for channel, n in room.items() if n > 0}
-            jobs = await claim(self.db, open_rooms, self.lease) if open_rooms else []
+            jobs = await claim(self.db, open_rooms, self.lease, self._held) if open_rooms else []
             for job in jobs:
+                self._held.add(job.delivery.id)
                 task = asyncio.create_task(self._deliver(job))
                 in_flight = self._in_flight[job.delivery.channel]
                 in_flight.add(task)
@@ -216,6 +220,7 @@ class DeliveryWorker:
             batch = self._take_outcomes()
             try:
                 await record(self.db, batch)
+                self._held.difference_update(o.delivery_id for o in batch)
             except asyncio.CancelledError:
                 self._outcomes[:0] = batch
                 raise
