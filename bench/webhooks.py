@@ -17,7 +17,8 @@ default ``TAKEAMOMENT_DELIVERY_CONCURRENCY``). ``ratio`` = ours / baseline: what
 bytes with nothing kept.
 
 Run: ``.venv/bin/python bench/webhooks.py [--changes N] [--webhooks W]
-[--backend sqlite|postgres]``. Progress goes to stderr; stdout gets a Markdown table, the details and the command.
+[--backend sqlite|postgres]``. Progress goes to stderr; stdout gets a Markdown table, the
+details and the command.
 """
 
 from __future__ import annotations

@@ -147,7 +147,6 @@ class _WebhookHandler(PushHandler):
         self._json(self.receiver.counts())
 
 
-
 def main() -> None:
     receiver = WebhookReceiver(int(sys.argv[1]))
     print("receiver ready", flush=True)
