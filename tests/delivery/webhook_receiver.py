@@ -9,7 +9,9 @@ sender cut off meanwhile has delivered nothing).
 
 Runs in a thread of the test process, or alone for ``bench/webhooks.py``:
 ``python -m tests.delivery.webhook_receiver PORT`` (``POST /_secrets`` with ``{name: secret}``,
-``GET /_counts`` → ``{"received", "errors"}``, ``POST /_reset``).
+``GET /_counts`` → ``{"received", "errors"}``, ``POST /_reset``). Alone, it is an ASGI app under
+uvicorn (one event loop, as a production receiver would be): http.server's thread per
+connection makes concurrent senders take turns on the GIL and measures that instead.
 """
 
 from __future__ import annotations
@@ -147,10 +149,53 @@ class _WebhookHandler(PushHandler):
         self._json(self.receiver.counts())
 
 
+def asgi_app(receiver: WebhookReceiver) -> Any:
+    """The same receiver as an ASGI app (for uvicorn)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        chunks = []
+        while True:
+            event = await receive()
+            chunks.append(event.get("body", b""))
+            if not event.get("more_body"):
+                break
+        body, path = b"".join(chunks), scope["path"]
+        answer = b""
+        if path.startswith("/_secrets"):
+            for name, secret in json.loads(body).items():
+                point = receiver.endpoints.get(name) or receiver.endpoint(name)
+                point.secret = secret
+        elif path.startswith("/_reset"):
+            receiver.reset()
+        if path.startswith("/_"):
+            status, answer = 200, json.dumps(receiver.counts()).encode()
+        else:
+            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            status = receiver.accept(path.rsplit("/", 1)[-1], headers, body)
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
 def main() -> None:
-    receiver = WebhookReceiver(int(sys.argv[1]))
+    import uvicorn
+
+    receiver = WebhookReceiver()  # its own server stays unused: uvicorn serves the app
     print("receiver ready", flush=True)
-    receiver.server.serve_forever()
+    uvicorn.run(
+        asgi_app(receiver),
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="warning",
+        http="httptools",
+        lifespan="off",
+        # As long as nginx keeps connections: with uvicorn's 5 s a sender may pick a pooled
+        # connection the moment the receiver closes it (a ReadError, then a retry 30 s later).
+        timeout_keep_alive=75,
+    )
 
 
 if __name__ == "__main__":

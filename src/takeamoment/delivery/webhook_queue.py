@@ -33,6 +33,7 @@ class WebhookJob:
     message: WebhookMessage
     url: str
     secret_sealed: str
+    lease_ends: datetime
 
 
 @dataclass(slots=True)
@@ -88,7 +89,7 @@ async def claim(db: Database, limit: int, lease: timedelta) -> list[WebhookJob]:
             .execution_options(populate_existing=True)
         )
         rows = (await session.execute(query)).all()
-        return [WebhookJob(message=m, url=url, secret_sealed=sealed) for m, url, sealed in rows]
+        return [WebhookJob(m, url, sealed, now + lease) for m, url, sealed in rows]
 
     return await db.write(work)
 

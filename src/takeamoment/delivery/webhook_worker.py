@@ -151,6 +151,10 @@ class WebhookWorker:
             await asyncio.wait([previous])
         for job in jobs:
             try:
+                if utcnow() >= job.lease_ends:
+                    # Waited behind a slow receiver past the lease: the row is claimed again
+                    # (here or elsewhere) and sent then, not twice at once.
+                    continue
                 async with self._turns:
                     tried = await self._send(job)
             finally:
