@@ -19,7 +19,7 @@ from sqlmodel import SQLModel, col, select
 
 from takeamoment.db.engine import Database
 from takeamoment.db.events import Change, Event
-from takeamoment.db.queries import get_event
+from takeamoment.db.queries import get_event, get_event_by_id
 from takeamoment.db.webhooks import Webhook, WebhookAttempt, WebhookMessage
 from takeamoment.domain.errors import InUse, NotFound
 from takeamoment.domain.webhooks import ChangeType
@@ -167,9 +167,12 @@ async def remove(db: Database, webhook_id: str) -> None:
     """Forget the webhook, its messages still to be sent and its attempts."""
 
     async def work(session: AsyncSession) -> None:
-        webhook = await session.get(Webhook, webhook_id, with_for_update=True)
+        webhook = await session.get(Webhook, webhook_id)
         if webhook is None:
             raise NotFound("webhook", webhook_id)
+        # Every change takes its seq by updating its event's row before it looks for webhooks:
+        # holding that row, no change can be writing a message for this webhook while it goes.
+        await get_event_by_id(session, webhook.event_id, for_update=True)
         await _delete(session, [webhook_id])
 
     await db.write(work)
