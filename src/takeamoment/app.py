@@ -23,6 +23,7 @@ from takeamoment.api.people import PeopleController
 from takeamoment.api.push import PushController
 from takeamoment.api.readiness import ReadinessController
 from takeamoment.api.slots import BookingController, SlotController
+from takeamoment.api.webhooks import EventWebhookController, WebhookController
 from takeamoment.db.engine import Database
 from takeamoment.delivery.plugin import DeliveryPlugin
 from takeamoment.logs import app_logging_config
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PushController,
             ReadinessController,
             AuditController,
+            EventWebhookController,
+            WebhookController,
             metrics_endpoint,
         ],
         before_request=bind_audit_actor,

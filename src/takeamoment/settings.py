@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     mail_from: str | None = None
     # SMTP connections the delivery worker keeps open and reuses, per process.
     smtp_connections: int = 4
-    # True lets push endpoints (and later webhooks) use http and loopback or private addresses:
+    # True lets push endpoints and webhooks use http and loopback or private addresses:
     # for development and tests only.
     outbound_allow_private: bool = False
     # The delivery worker (push, email): sends at once per process, how often it looks for rows
@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     delivery_poll_seconds: float = 5.0
     delivery_lease_seconds: float = 120.0
     delivery_max_attempts: int = 8
+    # Webhooks: tries of one message before it is given up, and the wait after the first failed
+    # try (each later wait is 4 times the one before: 30 s, 2 min, 8 min, 32 min, 2 h 8 min,
+    # 8 h 32 min). Same concurrency, poll and lease as the delivery worker.
+    webhook_max_attempts: int = 7
+    webhook_first_retry_seconds: float = 30.0
     log_level: str = "info"
     # "json": every log line (the app's and uvicorn's) is one JSON object, with the request id.
     log_format: Literal["text", "json"] = "text"

@@ -96,6 +96,10 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/host/logout"): "csrf-form",
     ("GET", "/api/events/{slug:str}/export"): "host",
     ("POST", "/api/events/import"): "host",
+    ("POST", "/api/events/{slug:str}/webhooks"): "host",
+    ("GET", "/api/events/{slug:str}/webhooks"): "host",
+    ("GET", "/api/webhooks/{webhook_id:str}/deliveries"): "host",
+    ("DELETE", "/api/webhooks/{webhook_id:str}"): "host",
     # The editor's routes. Checked in this order, after the ones above: the host's calls at the
     # end really happen (a slot deleted, a token replaced, the event unpublished).
     ("GET", "/api/people"): "host",
@@ -223,6 +227,7 @@ async def test_each_route_enforces_its_declared_role(client: Client, host_token:
         "booking_id": state["booking"]["id"],
         "channel": "main",
         "window_id": "no-such-window",
+        "webhook_id": "no-such-webhook",
         "token": "not-a-signed-token",
     }
     tokens = {
@@ -346,6 +351,7 @@ async def test_every_authenticated_answer_of_the_api_and_the_host_pages_is_no_st
         "slot_id": state["slot"]["id"],
         "booking_id": state["booking"]["id"],
         "window_id": "no-such-window",
+        "webhook_id": "no-such-webhook",
         "channel": "main",
         "token": "not-a-signed-token",
     }

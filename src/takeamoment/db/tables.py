@@ -18,6 +18,7 @@ from takeamoment.db.people import (
     RetiredFeedToken,
 )
 from takeamoment.db.slots import Booking, Slot
+from takeamoment.db.webhooks import Webhook, WebhookAttempt, WebhookMessage
 
 metadata = SQLModel.metadata
 
@@ -39,5 +40,8 @@ __all__ = [
     "PushSubscription",
     "RetiredFeedToken",
     "Slot",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookMessage",
     "metadata",
 ]

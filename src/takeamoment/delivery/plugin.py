@@ -1,4 +1,5 @@
-"""Wires delivery into the app: the worker runs in every process, woken by committed notices."""
+"""Wires delivery into the app: the workers run in every process, woken by committed notices
+(push, email) and changes (webhooks)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from litestar.plugins import InitPluginProtocol
 from takeamoment.db.engine import Database
 from takeamoment.delivery.email import SmtpPool, parse_smtp_url
 from takeamoment.delivery.push import PushSender
+from takeamoment.delivery.webhook_worker import WebhookWorker
+from takeamoment.delivery.webhooks import WebhookSender
 from takeamoment.delivery.worker import DeliveryWorker, Mailer
 from takeamoment.realtime.hub import Hub
 from takeamoment.services.mail_links import MailLinks
 from takeamoment.services.outbox import configure
 from takeamoment.services.push_subscriptions import vapid_keys
+from takeamoment.services.webhook_secrets import SecretBox
 from takeamoment.settings import Settings
 
 
@@ -45,6 +49,21 @@ class DeliveryPlugin(InitPluginProtocol):
             domain = urlsplit(settings.public_url).hostname or "localhost"
             self.worker.mailer = Mailer(pool, mail_from(settings), links, domain)
         hub.listeners.append(self.worker.on_message)
+        sender = WebhookSender(
+            SecretBox(settings.resolved_secret_key()),
+            allow_private=settings.outbound_allow_private,
+            connections=settings.delivery_concurrency,
+        )
+        self.webhooks = WebhookWorker(
+            db,
+            sender,
+            concurrency=settings.delivery_concurrency,
+            poll_seconds=settings.delivery_poll_seconds,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+            max_attempts=settings.webhook_max_attempts,
+            first_retry_seconds=settings.webhook_first_retry_seconds,
+        )
+        hub.listeners.append(self.webhooks.on_message)
 
     async def _prepare(self) -> None:
         """Load (or make, the first time) the VAPID key: on first use, when the database is up."""
@@ -59,6 +78,7 @@ class DeliveryPlugin(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.state["delivery"] = self.worker
-        app_config.on_startup.append(self.worker.start)
-        app_config.on_shutdown.insert(0, self.worker.stop)
+        app_config.state["webhooks"] = self.webhooks
+        app_config.on_startup.extend([self.worker.start, self.webhooks.start])
+        app_config.on_shutdown[:0] = [self.worker.stop, self.webhooks.stop]
         return app_config

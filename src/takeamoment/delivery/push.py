@@ -11,19 +11,18 @@ no redirects; a 10 s timeout.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlunsplit
 
 import http_ece
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from takeamoment.services.outbound import OUTBOUND_TIMEOUT_S, OutboundRefused, Target, resolve
+from takeamoment.delivery.outbound_http import outbound_client, post_checked
+from takeamoment.services.outbound import OutboundRefused, Target, resolve
 from takeamoment.services.push_subscriptions import b64url_decode
 
 # RFC 8291: one record of at most 4096 bytes; the header (86), the padding delimiter (1) and
@@ -32,8 +31,6 @@ MAX_PLAINTEXT = 3900
 JWT_LIFETIME_S = 12 * 3600  # RFC 8292 allows up to 24 h
 JWT_RENEW_BEFORE_S = 3600
 TTL_S = 3600  # how long a push service keeps a notice for a browser that is offline
-# httpx logs every request at INFO, and a push endpoint's URL is a capability: keep both out.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 
 URGENT_KINDS = frozenset({"reminder", "go_live", "standby", "slot.cancelled"})
 
@@ -89,14 +86,7 @@ class PushSender:
         self.vapid.conf = {"no-strict": True}
         self.subject = subject
         self.allow_private = allow_private
-        self.client = httpx.AsyncClient(
-            timeout=OUTBOUND_TIMEOUT_S,
-            follow_redirects=False,
-            trust_env=False,  # never through a proxy from the environment
-            # httpcore scans its whole pool for every request: a pool no larger than the sends
-            # under way keeps that cheap (with 128 connections it took a quarter of the time).
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        )
+        self.client = outbound_client(connections)
         self._tokens: dict[str, tuple[float, str]] = {}
 
     async def close(self) -> None:
@@ -137,18 +127,7 @@ class PushSender:
         return _result(response.status_code)
 
     async def _post(self, target: Target, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        """POST to the address the guard checked, naming the host for HTTP and TLS."""
-        address = f"[{target.address}]" if ":" in target.address else target.address
-        parts = target.url
-        pinned = urlunsplit(
-            (parts.scheme, f"{address}:{target.port}", parts.path or "/", parts.query, "")
-        )
-        return await self.client.post(
-            pinned,
-            content=body,
-            headers={**headers, "Host": parts.netloc},
-            extensions={"sni_hostname": target.host},
-        )
+        return await post_checked(self.client, target, body, headers)
 
 
 def _result(status: int) -> PushResult:

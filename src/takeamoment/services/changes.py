@@ -13,6 +13,7 @@ from takeamoment.db.types import utcnow
 from takeamoment.domain.errors import NotFound
 from takeamoment.services.auth import Principal
 from takeamoment.services.views import change_message
+from takeamoment.services.webhooks import queue_change
 
 MAX_CHANGES_PER_PAGE = 1000
 MAX_SEQ = 2**31 - 1  # seq is a 32-bit integer column
@@ -26,7 +27,9 @@ async def record_change(
     event.last_seq = seq
     change = Change(event_id=event.id, seq=seq, type=change_type, at=utcnow(), payload=body)
     session.add(change)
-    publish_after_commit(session, event_topic(event.slug), change_message(change, event.slug))
+    message = change_message(change, event.slug)
+    await queue_change(session, event, change, message)  # the same JSON, to every webhook
+    publish_after_commit(session, event_topic(event.slug), message)
     return change
 
 

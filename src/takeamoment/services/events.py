@@ -21,6 +21,7 @@ from takeamoment.services.people_rules import recheck_event_bookings
 from takeamoment.services.removal import remove_slots
 from takeamoment.services.schedule import event_public, visible_event
 from takeamoment.services.views import ChannelPublic, EventPublic, channel_view, event_view
+from takeamoment.services.webhooks import remove_event_webhooks
 
 
 async def create_event(db: Database, data: EventCreate, public_url: str) -> EventPublic:
@@ -143,6 +144,7 @@ async def delete_event(db: Database, slug: str) -> None:
         await remove_slots(session, event, await event_slots(session, event.id))
         await session.execute(delete(Change).where(col(Change.event_id) == event.id))
         await session.execute(delete(Channel).where(col(Channel.event_id) == event.id))
+        await remove_event_webhooks(session, event.id)
         await session.delete(event)
 
     await db.write(work)
