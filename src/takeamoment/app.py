@@ -14,6 +14,7 @@ from takeamoment.api.auth import provide_principal, provide_required_principal
 from takeamoment.api.bodies import JsonRequest
 from takeamoment.api.errors import exception_handlers
 from takeamoment.api.events import EventController
+from takeamoment.api.follows import FollowController
 from takeamoment.api.health import HealthController
 from takeamoment.api.limits import (
     STORE_NAME,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *calendar_route_handlers(),
             MeController,
             PushController,
+            FollowController,
             ReadinessController,
             AuditController,
             metrics_endpoint,

@@ -13,6 +13,7 @@ from takeamoment.delivery.email import SmtpPool, parse_smtp_url
 from takeamoment.delivery.push import PushSender
 from takeamoment.delivery.worker import DeliveryWorker, Mailer
 from takeamoment.realtime.hub import Hub
+from takeamoment.services.follows import UnfollowLinks
 from takeamoment.services.mail_links import MailLinks
 from takeamoment.services.outbox import configure
 from takeamoment.services.push_subscriptions import vapid_keys
@@ -44,6 +45,9 @@ class DeliveryPlugin(InitPluginProtocol):
             links = MailLinks(settings.resolved_secret_key(), settings.public_url)
             domain = urlsplit(settings.public_url).hostname or "localhost"
             self.worker.mailer = Mailer(pool, mail_from(settings), links, domain)
+        self.worker.unfollow_links = UnfollowLinks(
+            settings.resolved_secret_key(), settings.public_url
+        )
         hub.listeners.append(self.worker.on_message)
 
     async def _prepare(self) -> None:

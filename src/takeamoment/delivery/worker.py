@@ -34,8 +34,10 @@ from tenacity import RetryCallState, wait_exponential_jitter
 from takeamoment.db.engine import Database
 from takeamoment.db.types import utcnow
 from takeamoment.delivery.email import PermanentMailError, Recipient, SmtpPool, compose
+from takeamoment.delivery.follow_queue import FollowJob, claim_follows
 from takeamoment.delivery.push import URGENT_KINDS, PushSender, push_payload
 from takeamoment.delivery.queue import Job, Outcome, claim, record
+from takeamoment.services.follows import UnfollowLinks
 from takeamoment.services.mail_links import MailLinks
 from takeamoment.services.notifications import notification_message
 
@@ -50,6 +52,8 @@ RECORD_RETRY_S = 1.0
 RECORD_GATHER_S = 0.05
 RECORD_BATCH = 100
 STOP_GRACE_S = 5.0
+# Changes of an event's stream that may owe followers a push (``services/follows.py``).
+FOLLOWED_TYPES = frozenset({"slot.live", "slot.cancelled"})
 _BACKOFF = wait_exponential_jitter(multiplier=5, max=1800, jitter=5)
 
 
@@ -86,9 +90,16 @@ class DeliveryWorker:
         # Run before the first claim, and again until it succeeds (it may need the database).
         self.prepare: Callable[[], Awaitable[None]] | None = None
         self.mailer: Mailer | None = None
+        # Followers' pushes carry their unfollow link, signed when sent.
+        self.unfollow_links: UnfollowLinks | None = None
         self._wake = asyncio.Event()
-        self._in_flight: dict[str, set[asyncio.Task[None]]] = {"push": set(), "email": set()}
-        # Pushes under way at once (emails wait for one of the SMTP pool's connections).
+        self._in_flight: dict[str, set[asyncio.Task[None]]] = {
+            "push": set(),
+            "email": set(),
+            "follow": set(),
+        }
+        # Pushes (a person's or a follower's) under way at once (emails wait for one of the
+        # SMTP pool's connections).
         self._push_turns = asyncio.Semaphore(concurrency)
         self._outcomes: list[Outcome] = []
         self._outcomes_ready = asyncio.Event()
@@ -96,8 +107,9 @@ class DeliveryWorker:
         self.running = False
 
     def on_message(self, topic: str, message: dict[str, Any]) -> None:
-        """A hub listener: a notice was committed (here or, through Redis, elsewhere)."""
-        if topic.startswith("person:"):
+        """A hub listener: a notice was committed (here or, through Redis, elsewhere); a slot
+        going live or cancelled may have followers to tell."""
+        if topic.startswith("person:") or message.get("type") in FOLLOWED_TYPES:
             self._wake.set()
 
     def wake(self) -> None:
@@ -150,6 +162,7 @@ class DeliveryWorker:
         at_once = {
             "push": self.concurrency,
             "email": self.mailer.pool.size if self.mailer is not None else 1,
+            "follow": self.concurrency,
         }
         room = {}
         for channel, n in at_once.items():
@@ -166,11 +179,16 @@ class DeliveryWorker:
         """
         while self.running:
             room = self._room()
-            open_rooms = {channel: n for channel, n in room.items() if n > 0}
-            jobs = await claim(self.db, open_rooms, self.lease) if open_rooms else []
+            open_rooms = {c: n for c, n in room.items() if n > 0 and c != "follow"}
+            jobs: list[Job | FollowJob] = []
+            if open_rooms:
+                jobs += await claim(self.db, open_rooms, self.lease)
+            if room["follow"] > 0:
+                jobs += await claim_follows(self.db, room["follow"], self.lease)
             for job in jobs:
                 task = asyncio.create_task(self._deliver(job))
-                in_flight = self._in_flight[job.delivery.channel]
+                channel = "follow" if isinstance(job, FollowJob) else job.delivery.channel
+                in_flight = self._in_flight[channel]
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             if jobs:
@@ -180,15 +198,18 @@ class DeliveryWorker:
                 return
             await asyncio.wait(full, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _deliver(self, job: Job) -> None:
+    async def _deliver(self, job: Job | FollowJob) -> None:
         if job.in_doubt:
             logger.warning(
                 "delivery %s (%s) was claimed before and never recorded; sending it again",
                 job.delivery.id,
-                job.delivery.channel,
+                "follow" if isinstance(job, FollowJob) else job.delivery.channel,
             )
         try:
-            if job.delivery.channel == "push":
+            if isinstance(job, FollowJob):
+                async with self._push_turns:
+                    outcome = await self._send_follow(job)
+            elif job.delivery.channel == "push":
                 async with self._push_turns:
                     outcome = await self._send_push(job)
             else:
@@ -196,6 +217,7 @@ class DeliveryWorker:
         except Exception as error:  # a bug or an unexpected error: retried like a failure
             logger.exception("delivery %s failed", job.delivery.id)
             outcome = self._failed(job, repr(error)[:200])
+        outcome.follow = isinstance(job, FollowJob)
         self._outcomes.append(outcome)
         self._outcomes_ready.set()
 
@@ -225,16 +247,16 @@ class DeliveryWorker:
                 await asyncio.sleep(RECORD_RETRY_S)
                 self._outcomes_ready.set()
 
-    def _sent(self, job: Job, done: list[str] | None = None) -> Outcome:
+    def _sent(self, job: Job | FollowJob, done: list[str] | None = None) -> Outcome:
         now = utcnow()
         return Outcome(job.delivery.id, job.delivery.attempts, "sent", now, None, now, done or [])
 
-    def _gave_up(self, job: Job, error: str, done: list[str] | None = None) -> Outcome:
+    def _gave_up(self, job: Job | FollowJob, error: str, done: list[str] | None = None) -> Outcome:
         return Outcome(
             job.delivery.id, job.delivery.attempts, "gave_up", utcnow(), error, None, done or []
         )
 
-    def _failed(self, job: Job, error: str, done: list[str] | None = None) -> Outcome:
+    def _failed(self, job: Job | FollowJob, error: str, done: list[str] | None = None) -> Outcome:
         attempts = job.delivery.attempts
         if attempts >= self.max_attempts:
             return self._gave_up(job, f"{error} (after {attempts} tries)", done)
@@ -280,6 +302,29 @@ class DeliveryWorker:
         else:
             outcome = self._gave_up(job, f"push failed: {errors[0]}", done)
         outcome.forget = forget
+        return outcome
+
+    async def _send_follow(self, job: FollowJob) -> Outcome:
+        """One follower's push; 404/410 forgets the follow (``Outcome.forget``)."""
+        if self.push is None or self.unfollow_links is None:
+            return self._gave_up(job, "push is not set up")
+        follow = job.follow
+        message = {**job.notice.payload, "unfollow_url": self.unfollow_links.url(follow.id)}
+        result = await self.push.send(
+            follow.endpoint,
+            follow.p256dh,
+            follow.auth,
+            push_payload(message),
+            topic=job.delivery.id,
+            urgent=True,
+        )
+        if result.outcome == "sent":
+            return self._sent(job)
+        if result.outcome == "retry":
+            return self._failed(job, f"push failed: {result.error}")
+        outcome = self._gave_up(job, f"push failed: {result.error}")
+        if result.outcome == "gone":
+            outcome.forget = [follow.id]
         return outcome
 
     async def _send_email(self, job: Job) -> Outcome:

@@ -39,9 +39,10 @@ from takeamoment.web.session import SessionCookies
 CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"
 HOST_PAGES_PREFIX = "/host"
-# One-click links from mails: the signed token in the path is what authenticates, never a
-# cookie, and a mail client's List-Unsubscribe-Post comes from no page at all.
-SIGNED_LINK_PREFIX = "/mail/"
+# One-click links from mails and followers' unfollow links: the signed token in the path is
+# what authenticates, never a cookie, and a mail client's List-Unsubscribe-Post comes from no
+# page at all.
+SIGNED_LINK_PREFIXES = ("/mail/", "/follows/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAME_ORIGIN_SITES = frozenset({"same-origin", "none"})
 _FORMS = {RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART}
@@ -62,7 +63,7 @@ def needs_csrf(scope: Scope, cookies: SessionCookies) -> bool:
     path: str = scope["path"]
     if path == HOST_PAGES_PREFIX or path.startswith(HOST_PAGES_PREFIX + "/"):
         return True
-    if path.startswith(SIGNED_LINK_PREFIX):
+    if path.startswith(SIGNED_LINK_PREFIXES):
         return False
     request: AnyRequest = Request(scope)
     return "authorization" not in request.headers and cookies.session_name in request.cookies

@@ -16,6 +16,7 @@ from takeamoment.settings import Settings
 from takeamoment.web import views
 from takeamoment.web.csrf import SessionCsrfMiddleware
 from takeamoment.web.editor import EditorPages
+from takeamoment.web.follow_pages import UnfollowPages
 from takeamoment.web.host import HostPages
 from takeamoment.web.mail_links import MailPages
 from takeamoment.web.pages import PublicPages
@@ -50,6 +51,7 @@ class WebPlugin(InitPluginProtocol):
                 HostPages,
                 EditorPages,
                 MailPages,
+                UnfollowPages,
                 create_static_files_router(
                     path="/static",
                     directories=[STATIC],
