@@ -21,6 +21,7 @@ from takeamoment.web.host import HostPages
 from takeamoment.web.mail_links import MailPages
 from takeamoment.web.pages import PublicPages
 from takeamoment.web.session import SessionCookies, install
+from takeamoment.web.session_page import SessionPages
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -52,6 +53,7 @@ class WebPlugin(InitPluginProtocol):
                 EditorPages,
                 MailPages,
                 UnfollowPages,
+                SessionPages,
                 create_static_files_router(
                     path="/static",
                     directories=[STATIC],
