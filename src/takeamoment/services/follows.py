@@ -132,6 +132,25 @@ async def follow(
     return await db.write(work)
 
 
+async def followed_thing(db: Database, follow_id: str) -> str | None:
+    """What a follow follows, in words ("'Small habits' on Main Stage", "every session of
+    Take A Moment"); None when the follow is gone."""
+    async with db.read() as session:
+        row = await session.get(Follow, follow_id)
+        if row is None:
+            return None
+        event = await session.get(Event, row.event_id)
+        event_title = event.title if event else "the event"
+        if row.slot_id is not None:
+            slot = await session.get(Slot, row.slot_id)
+            return f"'{slot.title}' of {event_title}" if slot else event_title
+        if row.channel_id is not None:
+            channel = await session.get(Channel, row.channel_id)
+            name = channel.name if channel else "its channel"
+            return f"a session on {name} of {event_title}"
+        return f"a session of {event_title}"
+
+
 async def unfollow(db: Database, follow_id: str) -> bool:
     """Forget a follow and whatever is still owed to it; False if it was already gone."""
 
