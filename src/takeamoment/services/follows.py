@@ -133,7 +133,7 @@ async def follow(
 
 
 async def followed_thing(db: Database, follow_id: str) -> str | None:
-    """What a follow follows, in words ("'Small habits' on Main Stage", "every session of
+    """What a follow follows, in words ("'Small habits' of Take A Moment", "a session of
     Take A Moment"); None when the follow is gone."""
     async with db.read() as session:
         row = await session.get(Follow, follow_id)
