@@ -44,6 +44,8 @@ async def test_a_sessions_ics_is_its_vevent_from_the_event_feed(
         etag = response.headers["etag"]
         again = await client.get(path, headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.content == b""
+        head = await client.head(path)
+        assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == etag
     assert (await client.get("/events/tam/sessions/nope.ics")).status_code == 404
     kol_slot = next(s for s in festival.slots.values() if s["event"] == "kol")
     assert (await client.get(f"/events/tam/sessions/{kol_slot['id']}.ics")).status_code == 404
@@ -55,6 +57,7 @@ async def test_the_session_page_shows_the_session_with_link_previews(
     slot = festival.slots["calm"]
     response = await client.get(f"/events/tam/sessions/{slot['id']}")
     assert response.status_code == 200
+    assert (await client.head(f"/events/tam/sessions/{slot['id']}")).status_code == 200
     page = response.text
     assert "Breathe; slowly, together" in page
     assert meta(page, "og:title") == "Breathe; slowly, together · Take A Moment"

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Self
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import Field, model_validator
 from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
@@ -129,7 +130,10 @@ async def follow(
         await session.flush()
         return FollowCreated(id=row.id, unfollow_url=links.url(row.id))
 
-    return await db.write(work)
+    try:
+        return await db.write(work)
+    except IntegrityError:  # the same follow made by a request at this very moment: it is there
+        return await db.write(work)
 
 
 async def followed_thing(db: Database, follow_id: str) -> str | None:
