@@ -158,6 +158,10 @@ async def test_a_session_page_shows_the_session_and_gives_its_ics(
     assert str(vevent["UID"]) in uids and str(vevent["UID"]).startswith(slot["id"])
     assert str(vevent["SUMMARY"]) == slot["title"]
 
+    # The host takes it live: the page says so without a reload.
+    assert site.post(f"/api/slots/{slot['id']}/live", {"early": True}).status_code == 200
+    await expect(page.locator("[data-session-status]")).to_have_text("Live now")
+
     phone = await follower_page(browsing, site, sub, push_service, viewport=PHONE)
     await phone.goto(f"{site.url}/events/{EVENT}/sessions/{slot['id']}")
     await expect(phone.get_by_role("button", name=re.compile("^Notify me"))).to_be_visible()
