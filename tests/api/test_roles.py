@@ -67,6 +67,13 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/mail/answer/{token:str}"): "anyone",
     ("GET", "/mail/unsubscribe/{token:str}"): "anyone",
     ("POST", "/mail/unsubscribe/{token:str}"): "anyone",
+    # Viewers' follows need no account; the unfollow link's signed token is its credential.
+    ("POST", "/api/events/{slug:str}/follows"): "anyone",
+    ("GET", "/follows/{token:str}"): "anyone",
+    ("POST", "/follows/{token:str}"): "anyone",
+    ("DELETE", "/follows/{token:str}"): "anyone",
+    ("GET", "/events/{slug:str}/sessions/{slot_id:str}"): "anyone",
+    ("GET", "/sw.js"): "anyone",
     ("GET", "/api/audit"): "host",
     ("GET", "/api/events/{slug:str}/audit"): "host",
     ("GET", "/healthz"): "anyone",
