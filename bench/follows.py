@@ -150,7 +150,10 @@ async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
     async with contextlib.AsyncExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tam-follows-")))
         where = await stack.enter_async_context(receivers(workdir))
-        env = {"TAKEAMOMENT_OUTBOUND_ALLOW_PRIVATE": "true"}
+        env = {
+            "TAKEAMOMENT_OUTBOUND_ALLOW_PRIVATE": "true",
+            "TAKEAMOMENT_DELIVERY_CONCURRENCY": str(args.concurrency),
+        }
         cluster = await stack.enter_async_context(
             running_servers(backend=backend, pg_admin_dsn=args.pg_admin_dsn, extra_env=env)
         )
@@ -229,6 +232,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--followers", type=int, default=DEFAULT_FOLLOWERS, help="followers")
     parser.add_argument("--backend", choices=BACKENDS, help="one backend (default: both)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENT_PUSHES,
+        help="the server's TAKEAMOMENT_DELIVERY_CONCURRENCY (pushes under way at once)",
+    )
     parser.add_argument("--pg-admin-dsn", default=PG_ADMIN_DSN, help="where the scratch db goes")
     args = parser.parse_args(argv)
     if not 1 <= args.followers <= 50_000:
@@ -250,7 +259,8 @@ async def run(args: argparse.Namespace) -> int:
     labels = {b: await backend_version(b, args.pg_admin_dsn) for b in args.backends}
     setup_text = (
         f"{args.followers:,} browsers follow one session; the host takes it live. One server"
-        f" process, the push service in another, on the same {os.cpu_count()}-CPU machine,"
+        f" process sending {args.concurrency} pushes at a time,"
+        f" the push service in another, on the same {os.cpu_count()}-CPU machine,"
         f" Python {platform.python_version()}. Times from the go-live's commit (the rows visible"
         " in the database) until the push service has every payload."
     )
