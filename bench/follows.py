@@ -145,6 +145,21 @@ async def notice_payload(database_url: str) -> dict[str, Any]:
     return {**payload, "unfollow_url": "http://127.0.0.1:8000/follows/" + "x" * 56}
 
 
+async def retries(database_url: str) -> tuple[int, str]:
+    """How many deliveries took more than one try, and one of their errors."""
+    engine = create_async_engine(database_url)
+    query = text(
+        "SELECT count(*), max(last_error) FROM follow_delivery"
+        " WHERE attempts > 1 OR last_error IS NOT NULL"
+    )
+    try:
+        async with engine.connect() as connection:
+            count, error = (await connection.execute(query)).one()
+    finally:
+        await engine.dispose()
+    return int(count), str(error or "")
+
+
 async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
     log(f"{backend}: starting the push service and the server")
     async with contextlib.AsyncExitStack() as stack:
@@ -176,6 +191,8 @@ async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
         go_live_s = committed - started
         ours_s = await arriving - go_live_s
         log(f"  ours: go-live {go_live_s:.2f}s, then all pushes {ours_s:.2f}s")
+        retried, error = await retries(cluster.database_url)
+        log(f"  deliveries tried more than once: {retried} {error}")
         notice = await notice_payload(cluster.database_url)
         baselines = []
         for at_once in (1, CONCURRENT_PUSHES):

@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +57,10 @@ STOP_GRACE_S = 5.0
 # Changes of an event's stream that may owe followers a push (``services/follows.py``).
 FOLLOWED_TYPES = frozenset({"slot.live", "slot.cancelled"})
 _BACKOFF = wait_exponential_jitter(multiplier=5, max=1800, jitter=5)
+
+
+def _channel_of(job: Job | FollowJob) -> str:
+    return "follow" if isinstance(job, FollowJob) else job.delivery.channel
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -102,6 +108,8 @@ class DeliveryWorker:
         # SMTP pool's connections).
         self._push_turns = asyncio.Semaphore(concurrency)
         self._outcomes: list[Outcome] = []
+        # Channels whose last claim left nothing due, and when (see ``drain``).
+        self._drained: dict[str, float] = {}
         self._outcomes_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.running = False
@@ -144,6 +152,7 @@ class DeliveryWorker:
     async def _run(self) -> None:
         while self.running:
             self._wake.clear()
+            self._drained.clear()  # a wake or a poll: every channel is asked
             try:
                 if self.prepare is not None:
                     await self.prepare()
@@ -175,20 +184,27 @@ class DeliveryWorker:
         """Claim and start sends until nothing is due, each channel within its room.
 
         A channel without room may still have rows due: then wait for one of its sends to
-        finish and claim again, rather than leave them to the next poll.
+        finish and claim again, rather than leave them to the next poll. A channel whose last
+        claim came back short is not asked again until a notice is committed (a wake) or a
+        poll's time has passed: otherwise every finished send of a long burst on one channel
+        would cost an empty claim transaction on the others.
         """
+        loop = asyncio.get_running_loop()
         while self.running:
+            if self._wake.is_set():  # something was committed since: ask every channel again
+                self._wake.clear()
+                self._drained.clear()
+            now = loop.time()
             room = self._room()
-            open_rooms = {c: n for c, n in room.items() if n > 0 and c != "follow"}
-            jobs: list[Job | FollowJob] = []
-            if open_rooms:
-                jobs += await claim(self.db, open_rooms, self.lease)
-            if room["follow"] > 0:
-                jobs += await claim_follows(self.db, room["follow"], self.lease)
+            asked = {
+                c: n
+                for c, n in room.items()
+                if n > 0 and now - self._drained.get(c, -math.inf) >= self.poll_seconds
+            }
+            jobs = await self._claim(asked) if asked else []
             for job in jobs:
                 task = asyncio.create_task(self._deliver(job))
-                channel = "follow" if isinstance(job, FollowJob) else job.delivery.channel
-                in_flight = self._in_flight[channel]
+                in_flight = self._in_flight[_channel_of(job)]
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             if jobs:
@@ -198,12 +214,29 @@ class DeliveryWorker:
                 return
             await asyncio.wait(full, return_when=asyncio.FIRST_COMPLETED)
 
+    async def _claim(self, asked: dict[str, int]) -> list[Job | FollowJob]:
+        """Claim up to ``asked[channel]`` rows of each channel; note the ones that came short."""
+        jobs: list[Job | FollowJob] = []
+        people = {c: n for c, n in asked.items() if c != "follow"}
+        if people:
+            jobs += await claim(self.db, people, self.lease)
+        if "follow" in asked:
+            jobs += await claim_follows(self.db, asked["follow"], self.lease)
+        claimed = Counter(_channel_of(job) for job in jobs)
+        now = asyncio.get_running_loop().time()
+        for channel, limit in asked.items():
+            if claimed[channel] < limit:
+                self._drained[channel] = now
+            else:
+                self._drained.pop(channel, None)
+        return jobs
+
     async def _deliver(self, job: Job | FollowJob) -> None:
         if job.in_doubt:
             logger.warning(
                 "delivery %s (%s) was claimed before and never recorded; sending it again",
                 job.delivery.id,
-                "follow" if isinstance(job, FollowJob) else job.delivery.channel,
+                _channel_of(job),
             )
         try:
             if isinstance(job, FollowJob):
