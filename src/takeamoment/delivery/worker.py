@@ -1,7 +1,8 @@
 """The delivery worker: sends the outbox's push and email rows after commit, in any process.
 
-It wakes when this process hears a notice committed (a hub listener on the person topics; with
-Redis every process hears it) and polls every ``delivery_poll_seconds`` for rows of processes
+It wakes when this process hears a notice committed (a hub listener on the person topics, and
+on a slot going live or cancelled for its followers' pushes, ``follow_queue.py``; with Redis
+every process hears it) and polls every ``delivery_poll_seconds`` for rows of processes
 that died, and for retries that fell due. Claims come in batches; sends run concurrently up to
 ``delivery_concurrency``; outcomes are recorded in batches as they come in (see ``queue.py``).
 
