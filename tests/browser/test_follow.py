@@ -96,6 +96,10 @@ async def test_a_viewer_follows_a_session_and_is_told_when_it_goes_live(
     page = await follower_page(browsing, site, sub, push_service, timezone="America/New_York")
     await page.goto(f"{site.url}/events/{EVENT}")
     await page.locator("#connection[data-state=live]").wait_for()
+    await expect(
+        page.get_by_role("button", name="Notify me when any session goes live")
+    ).to_be_visible()
+    await page.screenshot(path=str(SHOTS / "viewer-top.png"))
     card = page.locator(f"#slot-{slot['id']}")
     await card.get_by_role("button", name=re.compile("^Notify me")).click()
     await expect(card.locator("[data-follow-on]")).to_be_visible()
