@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("slot_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("channel_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("endpoint", sa.Text(), nullable=False),
+        sa.Column("endpoint_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("p256dh", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("auth", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("created_at", takeamoment.db.types.UTCDateTime(timezone=True), nullable=False),
@@ -42,7 +43,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["event_id"], ["event.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["slot_id"], ["slot.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("event_id", "target", "endpoint", name="uq_follow_once"),
+        sa.UniqueConstraint("event_id", "target", "endpoint_hash", name="uq_follow_once"),
     )
     with op.batch_alter_table("follow", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_follow_channel_id"), ["channel_id"], unique=False)

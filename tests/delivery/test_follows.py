@@ -167,6 +167,10 @@ async def test_follow_bodies_are_checked(
     for body, status in cases:
         response = await client.post("/api/events/tam/follows", json=body)
         assert response.status_code == status, (body, response.text)
+    # The longest endpoint there may be, in characters of several bytes: kept (by its hash).
+    long_endpoint = good["endpoint"] + "/" + "é" * (1999 - len(good["endpoint"]))
+    body = {"subscription": {**good, "endpoint": long_endpoint}}
+    await ok(await client.post("/api/events/tam/follows", json=body), 201)
     await make_channel(client, host_token, "tam", "extra")
     await event_with_channels(client, host_token, slug="draft")
     response = await client.post("/api/events/draft/follows", json={"subscription": good})

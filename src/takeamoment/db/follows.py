@@ -25,8 +25,9 @@ class Follow(SQLModel, table=True):
     """One browser following one slot, channel or event; gone with what it follows."""
 
     __table_args__ = (
-        # One follow per (browser, thing): following again answers with the same follow.
-        UniqueConstraint("event_id", "target", "endpoint", name="uq_follow_once"),
+        # One follow per (browser, thing): following again answers with the same follow. By the
+        # endpoint's hash: an endpoint may be longer than a btree index entry may be.
+        UniqueConstraint("event_id", "target", "endpoint_hash", name="uq_follow_once"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
@@ -39,6 +40,7 @@ class Follow(SQLModel, table=True):
         default=None, foreign_key="channel.id", ondelete="CASCADE", index=True, max_length=32
     )
     endpoint: str = Field(sa_type=Text)
+    endpoint_hash: str = Field(max_length=64)  # SHA-256, hex
     p256dh: str = Field(max_length=200)
     auth: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -11,9 +11,10 @@ transaction; the delivery worker sends them after commit.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any, Self
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer
 from pydantic import Field, model_validator
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
@@ -78,7 +79,7 @@ class UnfollowLinks:
         """The follow id of a link; UnfollowLinkRefused if it is forged."""
         try:
             follow_id = self._signer.loads(token)
-        except BadSignature as error:
+        except BadData as error:
             raise UnfollowLinkRefused from error
         if not isinstance(follow_id, str):
             raise UnfollowLinkRefused
@@ -104,12 +105,20 @@ async def follow(
     """
     await resolve(data.subscription.endpoint, allow_private=allow_private)
     endpoint, keys = data.subscription.endpoint, data.subscription.keys
+    endpoint_hash = hashlib.sha256(endpoint.encode()).hexdigest()
 
     async def work(session: AsyncSession) -> FollowCreated:
         event = await get_event(session, slug)
         if event.status != "published":
             raise NotFound("event", slug)
-        row = Follow(event_id=event.id, target=EVENT_TARGET, endpoint=endpoint, p256dh="", auth="")
+        row = Follow(
+            event_id=event.id,
+            target=EVENT_TARGET,
+            endpoint=endpoint,
+            endpoint_hash=endpoint_hash,
+            p256dh="",
+            auth="",
+        )
         if data.slot_id is not None:
             slot = await session.get(Slot, data.slot_id)
             if slot is None or slot.event_id != event.id:
@@ -119,7 +128,9 @@ async def follow(
             channel = await get_channel(session, event.id, data.channel)
             row.channel_id, row.target = channel.id, f"channel:{channel.id}"
         query = select(Follow).where(
-            Follow.event_id == event.id, Follow.target == row.target, Follow.endpoint == endpoint
+            Follow.event_id == event.id,
+            Follow.target == row.target,
+            Follow.endpoint_hash == endpoint_hash,
         )
         existing = (await session.execute(query)).scalar_one_or_none()
         if existing is not None:
@@ -172,7 +183,7 @@ async def queue_follow_notices(
     that follows the slot, its channel or the event (once per browser, however many of the
     three it follows: the most specific follow gets it, so its unfollow link fits)."""
     targets = {f"slot:{slot.id}": 0, f"channel:{slot.channel_id}": 1, EVENT_TARGET: 2}
-    query = select(Follow.id, Follow.target, Follow.endpoint).where(
+    query = select(Follow.id, Follow.target, Follow.endpoint_hash).where(
         Follow.event_id == event.id, col(Follow.target).in_(targets)
     )
     chosen: dict[str, tuple[int, str]] = {}
