@@ -15,6 +15,7 @@ from takeamoment.api.bodies import JsonRequest
 from takeamoment.api.errors import exception_handlers
 from takeamoment.api.events import EventController
 from takeamoment.api.feeds import calendar_route_handlers, settle_uid_domain
+from takeamoment.api.follows import FollowController
 from takeamoment.api.health import HealthController
 from takeamoment.api.limits import STORE_NAME, rate_limit_config, rate_limit_store
 from takeamoment.api.me import MeController
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *calendar_route_handlers(),
             MeController,
             PushController,
+            FollowController,
             ReadinessController,
             AuditController,
             EventWebhookController,

@@ -13,6 +13,7 @@ CONTRACT_PATHS = {
     "/api/events/{slug}/slots": {"post"},
     "/api/events/{slug}/schedule": {"get"},
     "/api/events/{slug}/changes": {"get"},
+    "/api/events/{slug}/follows": {"post"},
     "/api/people": {"post"},
     "/api/people/{person_id}": {"get"},
     "/api/people/{person_id}/license/verify": {"post"},

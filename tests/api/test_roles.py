@@ -77,6 +77,13 @@ ROLES: dict[tuple[str, str], str] = {
     ("POST", "/me/access/{token:str}"): "csrf-form",
     ("POST", "/me/logout"): "csrf-form",
     ("POST", "/me/bookings/{booking_id:str}/{answer:str}"): "csrf-form",
+    # Viewers' follows need no account; the unfollow link's signed token is its credential.
+    ("POST", "/api/events/{slug:str}/follows"): "anyone",
+    ("GET", "/follows/{token:str}"): "anyone",
+    ("POST", "/follows/{token:str}"): "anyone",
+    ("DELETE", "/follows/{token:str}"): "anyone",
+    ("GET", "/events/{slug:str}/sessions/{slot_id:str}"): "anyone",
+    ("GET", "/sw.js"): "anyone",
     ("GET", "/api/audit"): "host",
     ("GET", "/api/events/{slug:str}/audit"): "host",
     ("GET", "/healthz"): "anyone",

@@ -153,6 +153,12 @@ async def test_no_public_route_page_feed_or_stream_carries_a_private_field(
                 "/api/me/notifications",
             )
         }
+        for slot_id in slot_ids:  # each session's page and its one-slot calendar
+            for path in (
+                f"/events/priv/sessions/{slot_id}",
+                f"/events/priv/sessions/{slot_id}.ics",
+            ):
+                outputs[path] = (await anonymous.get(path)).text
     outputs["the live stream"] = "\n".join([snapshot, *live_messages])
     outputs["the replayed stream"] = "\n".join(replayed)
 
@@ -160,6 +166,7 @@ async def test_no_public_route_page_feed_or_stream_carries_a_private_field(
     for where, text in outputs.items():
         assert_carries_no_secret(where, text, secrets)
     assert "Ana" in outputs["/api/events/priv/schedule"]  # the sweep did read real content
+    assert "Ana" in outputs[f"/events/priv/sessions/{slot_ids[0]}"]
 
 
 async def test_a_person_s_own_feed_names_colleagues_but_none_of_their_private_fields(

@@ -122,6 +122,22 @@ def feed_response(
     return FeedResponse(content=body, media_type=MEDIA_TYPE, headers=headers)
 
 
+async def event_feed_response(
+    request: Request[Any, Any, Any], slug: str, feed_filter: FeedFilter
+) -> Response[bytes]:
+    """An event's (filtered) public feed, answered as every feed is (see module)."""
+    # No injected dependencies: resolving them (a task group per request) cost more than
+    # serving a cached feed (bench/http_servers.py). Same objects, from the app's state.
+    state = request.app.state
+    db: Database = state.db
+    feed_urls = await provide_feed_urls(state, db, state.settings)
+    known = state.get("known_versions")  # trusted versions (the real-time plugin's)
+    feed = await feeds.event_feed(
+        db, provide_feed_cache(state), slug, feed_filter, feed_urls, known
+    )
+    return feed_response(request, feed, PUBLIC_CACHE_CONTROL)
+
+
 class FeedController(Controller):
     path = "/"
     tags = ["calendar"]
@@ -133,7 +149,7 @@ class FeedController(Controller):
     @route(
         "/events/{slug:str}/calendar.ics",
         http_method=GET_AND_HEAD,
-        summary="An event's calendar (iCalendar); ?channel= and ?tag= filter it",
+        summary="An event's calendar (iCalendar); ?channel=, ?tag= and ?slot= filter it",
         media_type=MEDIA_TYPE,
         raises=NOT_FOUND_ERRORS,
     )
@@ -143,18 +159,11 @@ class FeedController(Controller):
         slug: PathKey,
         channel: FilterText = None,
         tag: FilterText = None,
+        slot: FilterText = None,
     ) -> Response[bytes]:
-        # No injected dependencies: resolving them (a task group per request) cost more than
-        # serving a cached feed (bench/http_servers.py). Same objects, from the app's state.
-        state = request.app.state
-        db: Database = state.db
-        feed_urls = await provide_feed_urls(state, db, state.settings)
-        feed_filter = FeedFilter(channel=channel, tag=tag)
-        known = state.get("known_versions")  # trusted versions (the real-time plugin's)
-        feed = await feeds.event_feed(
-            db, provide_feed_cache(state), slug, feed_filter, feed_urls, known
+        return await event_feed_response(
+            request, slug, FeedFilter(channel=channel, tag=tag, slot=slot)
         )
-        return feed_response(request, feed, PUBLIC_CACHE_CONTROL)
 
     @route(
         "/feeds/{feed_file:str}",

@@ -8,6 +8,7 @@ from takeamoment.db.app_settings import AppSetting
 from takeamoment.db.audit import AuditEntry
 from takeamoment.db.delivery import AccessLink, Delivery, PushSubscription
 from takeamoment.db.events import Change, Channel, Event
+from takeamoment.db.follows import Follow, FollowDelivery, FollowNotice
 from takeamoment.db.notifications import Notification
 from takeamoment.db.people import (
     ApiToken,
@@ -34,6 +35,9 @@ __all__ = [
     "Channel",
     "Delivery",
     "Event",
+    "Follow",
+    "FollowDelivery",
+    "FollowNotice",
     "Host",
     "Notification",
     "Person",

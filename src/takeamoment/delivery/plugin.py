@@ -16,6 +16,7 @@ from takeamoment.delivery.webhook_worker import WebhookWorker
 from takeamoment.delivery.webhooks import WebhookSender
 from takeamoment.delivery.worker import DeliveryWorker, Mailer
 from takeamoment.realtime.hub import Hub
+from takeamoment.services.follows import UnfollowLinks
 from takeamoment.services.mail_links import MailLinks
 from takeamoment.services.outbox import configure
 from takeamoment.services.push_subscriptions import vapid_keys
@@ -48,6 +49,9 @@ class DeliveryPlugin(InitPluginProtocol):
             links = MailLinks(settings.resolved_secret_key(), settings.public_url)
             domain = urlsplit(settings.public_url).hostname or "localhost"
             self.worker.mailer = Mailer(pool, mail_from(settings), links, domain)
+        self.worker.unfollow_links = UnfollowLinks(
+            settings.resolved_secret_key(), settings.public_url
+        )
         hub.listeners.append(self.worker.on_message)
         sender = WebhookSender(
             SecretBox(settings.resolved_secret_key()),

@@ -21,9 +21,11 @@ from sqlmodel import col, select
 
 from takeamoment.db.delivery import Delivery, PushSubscription
 from takeamoment.db.engine import Database
+from takeamoment.db.follows import Follow
 from takeamoment.db.notifications import Notification
 from takeamoment.db.people import Person
 from takeamoment.db.types import utcnow
+from takeamoment.delivery.follow_queue import RECORD_FOLLOWS
 
 DUE_STATES = ("pending", "failed", "sending")  # "sending" is due only once its lease ran out
 
@@ -50,6 +52,7 @@ class Outcome:
     sent_at: datetime | None = None
     done: list[str] = field(default_factory=list)
     forget: list[str] = field(default_factory=list)  # push subscriptions to drop (404/410)
+    follow: bool = False  # a follower's push (``follow_queue.py``): forget names follows
 
 
 async def claim(
@@ -167,12 +170,32 @@ async def record(db: Database, outcomes: Sequence[Outcome]) -> None:
                 "b_now": now,
             }
             for o in outcomes
+            if not o.follow
         ]
-        await session.execute(_RECORD, params)
-        gone = sorted({sub for o in outcomes for sub in o.forget})
+        if params:
+            await session.execute(_RECORD, params)
+        followed = [
+            {
+                "b_id": o.delivery_id,
+                "b_attempts": o.attempts,
+                "b_state": o.state,
+                "b_next": o.next_attempt_at,
+                "b_error": (o.last_error or None) and o.last_error[:500],
+                "b_sent_at": o.sent_at,
+                "b_now": now,
+            }
+            for o in outcomes
+            if o.follow
+        ]
+        if followed:
+            await session.execute(RECORD_FOLLOWS, followed)
+        gone = sorted({sub for o in outcomes if not o.follow for sub in o.forget})
         if gone:
             await session.execute(
                 delete(PushSubscription).where(col(PushSubscription.id).in_(gone))
             )
+        unfollowed = sorted({f for o in outcomes if o.follow for f in o.forget})
+        if unfollowed:  # their deliveries go with them
+            await session.execute(delete(Follow).where(col(Follow.id).in_(unfollowed)))
 
     await db.write(work)

@@ -1,7 +1,8 @@
 """The delivery worker: sends the outbox's push and email rows after commit, in any process.
 
-It wakes when this process hears a notice committed (a hub listener on the person topics; with
-Redis every process hears it) and polls every ``delivery_poll_seconds`` for rows of processes
+It wakes when this process hears a notice committed (a hub listener on the person topics, and
+on a slot going live or cancelled for its followers' pushes, ``follow_queue.py``; with Redis
+every process hears it) and polls every ``delivery_poll_seconds`` for rows of processes
 that died, and for retries that fell due. Claims come in batches; sends run concurrently up to
 ``delivery_concurrency``; outcomes are recorded in batches as they come in (see ``queue.py``).
 
@@ -25,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,8 +37,10 @@ from tenacity import RetryCallState, wait_exponential_jitter
 from takeamoment.db.engine import Database
 from takeamoment.db.types import utcnow
 from takeamoment.delivery.email import PermanentMailError, Recipient, SmtpPool, compose
+from takeamoment.delivery.follow_queue import FollowJob, claim_follows
 from takeamoment.delivery.push import URGENT_KINDS, PushSender, push_payload
 from takeamoment.delivery.queue import Job, Outcome, claim, record
+from takeamoment.services.follows import UnfollowLinks
 from takeamoment.services.mail_links import MailLinks
 from takeamoment.services.notifications import notification_message
 
@@ -50,7 +55,13 @@ RECORD_RETRY_S = 1.0
 RECORD_GATHER_S = 0.05
 RECORD_BATCH = 100
 STOP_GRACE_S = 5.0
+# Changes of an event's stream that may owe followers a push (``services/follows.py``).
+FOLLOWED_TYPES = frozenset({"slot.live", "slot.cancelled"})
 _BACKOFF = wait_exponential_jitter(multiplier=5, max=1800, jitter=5)
+
+
+def _channel_of(job: Job | FollowJob) -> str:
+    return "follow" if isinstance(job, FollowJob) else job.delivery.channel
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -86,21 +97,31 @@ class DeliveryWorker:
         # Run before the first claim, and again until it succeeds (it may need the database).
         self.prepare: Callable[[], Awaitable[None]] | None = None
         self.mailer: Mailer | None = None
+        # Followers' pushes carry their unfollow link, signed when sent.
+        self.unfollow_links: UnfollowLinks | None = None
         self._wake = asyncio.Event()
-        self._in_flight: dict[str, set[asyncio.Task[None]]] = {"push": set(), "email": set()}
+        self._in_flight: dict[str, set[asyncio.Task[None]]] = {
+            "push": set(),
+            "email": set(),
+            "follow": set(),
+        }
         # Rows claimed here and not recorded yet, sent or waiting their turn: never claimed again
         # by this process, whatever their lease says.
         self._held: set[str] = set()
-        # Pushes under way at once (emails wait for one of the SMTP pool's connections).
+        # Pushes (a person's or a follower's) under way at once (emails wait for one of the
+        # SMTP pool's connections).
         self._push_turns = asyncio.Semaphore(concurrency)
         self._outcomes: list[Outcome] = []
+        # Channels whose last claim left nothing due, and when (see ``drain``).
+        self._drained: dict[str, float] = {}
         self._outcomes_ready = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.running = False
 
     def on_message(self, topic: str, message: dict[str, Any]) -> None:
-        """A hub listener: a notice was committed (here or, through Redis, elsewhere)."""
-        if topic.startswith("person:"):
+        """A hub listener: a notice was committed (here or, through Redis, elsewhere); a slot
+        going live or cancelled may have followers to tell."""
+        if topic.startswith("person:") or message.get("type") in FOLLOWED_TYPES:
             self._wake.set()
 
     def wake(self) -> None:
@@ -135,6 +156,7 @@ class DeliveryWorker:
     async def _run(self) -> None:
         while self.running:
             self._wake.clear()
+            self._drained.clear()  # a wake or a poll: every channel is asked
             try:
                 if self.prepare is not None:
                     await self.prepare()
@@ -153,6 +175,7 @@ class DeliveryWorker:
         at_once = {
             "push": self.concurrency,
             "email": self.mailer.pool.size if self.mailer is not None else 1,
+            "follow": self.concurrency,
         }
         room = {}
         for channel, n in at_once.items():
@@ -165,16 +188,28 @@ class DeliveryWorker:
         """Claim and start sends until nothing is due, each channel within its room.
 
         A channel without room may still have rows due: then wait for one of its sends to
-        finish and claim again, rather than leave them to the next poll.
+        finish and claim again, rather than leave them to the next poll. A channel whose last
+        claim came back short is not asked again until a notice is committed (a wake) or a
+        poll's time has passed: otherwise every finished send of a long burst on one channel
+        would cost an empty claim transaction on the others.
         """
+        loop = asyncio.get_running_loop()
         while self.running:
+            if self._wake.is_set():  # something was committed since: ask every channel again
+                self._wake.clear()
+                self._drained.clear()
+            now = loop.time()
             room = self._room()
-            open_rooms = {channel: n for channel, n in room.items() if n > 0}
-            jobs = await claim(self.db, open_rooms, self.lease, self._held) if open_rooms else []
+            asked = {
+                c: n
+                for c, n in room.items()
+                if n > 0 and now - self._drained.get(c, -math.inf) >= self.poll_seconds
+            }
+            jobs = await self._claim(asked) if asked else []
             for job in jobs:
                 self._held.add(job.delivery.id)
                 task = asyncio.create_task(self._deliver(job))
-                in_flight = self._in_flight[job.delivery.channel]
+                in_flight = self._in_flight[_channel_of(job)]
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             if jobs:
@@ -184,15 +219,35 @@ class DeliveryWorker:
                 return
             await asyncio.wait(full, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _deliver(self, job: Job) -> None:
+    async def _claim(self, asked: dict[str, int]) -> list[Job | FollowJob]:
+        """Claim up to ``asked[channel]`` rows of each channel; note the ones that came short."""
+        jobs: list[Job | FollowJob] = []
+        people = {c: n for c, n in asked.items() if c != "follow"}
+        if people:
+            jobs += await claim(self.db, people, self.lease, self._held)
+        if "follow" in asked:
+            jobs += await claim_follows(self.db, asked["follow"], self.lease, self._held)
+        claimed = Counter(_channel_of(job) for job in jobs)
+        now = asyncio.get_running_loop().time()
+        for channel, limit in asked.items():
+            if claimed[channel] < limit:
+                self._drained[channel] = now
+            else:
+                self._drained.pop(channel, None)
+        return jobs
+
+    async def _deliver(self, job: Job | FollowJob) -> None:
         if job.in_doubt:
             logger.warning(
                 "delivery %s (%s) was claimed before and never recorded; sending it again",
                 job.delivery.id,
-                job.delivery.channel,
+                _channel_of(job),
             )
         try:
-            if job.delivery.channel == "push":
+            if isinstance(job, FollowJob):
+                async with self._push_turns:
+                    outcome = await self._send_follow(job)
+            elif job.delivery.channel == "push":
                 async with self._push_turns:
                     outcome = await self._send_push(job)
             else:
@@ -200,6 +255,7 @@ class DeliveryWorker:
         except Exception as error:  # a bug or an unexpected error: retried like a failure
             logger.exception("delivery %s failed", job.delivery.id)
             outcome = self._failed(job, repr(error)[:200])
+        outcome.follow = isinstance(job, FollowJob)
         self._outcomes.append(outcome)
         self._outcomes_ready.set()
 
@@ -230,16 +286,16 @@ class DeliveryWorker:
                 await asyncio.sleep(RECORD_RETRY_S)
                 self._outcomes_ready.set()
 
-    def _sent(self, job: Job, done: list[str] | None = None) -> Outcome:
+    def _sent(self, job: Job | FollowJob, done: list[str] | None = None) -> Outcome:
         now = utcnow()
         return Outcome(job.delivery.id, job.delivery.attempts, "sent", now, None, now, done or [])
 
-    def _gave_up(self, job: Job, error: str, done: list[str] | None = None) -> Outcome:
+    def _gave_up(self, job: Job | FollowJob, error: str, done: list[str] | None = None) -> Outcome:
         return Outcome(
             job.delivery.id, job.delivery.attempts, "gave_up", utcnow(), error, None, done or []
         )
 
-    def _failed(self, job: Job, error: str, done: list[str] | None = None) -> Outcome:
+    def _failed(self, job: Job | FollowJob, error: str, done: list[str] | None = None) -> Outcome:
         attempts = job.delivery.attempts
         if attempts >= self.max_attempts:
             return self._gave_up(job, f"{error} (after {attempts} tries)", done)
@@ -285,6 +341,29 @@ class DeliveryWorker:
         else:
             outcome = self._gave_up(job, f"push failed: {errors[0]}", done)
         outcome.forget = forget
+        return outcome
+
+    async def _send_follow(self, job: FollowJob) -> Outcome:
+        """One follower's push; 404/410 forgets the follow (``Outcome.forget``)."""
+        if self.push is None or self.unfollow_links is None:
+            return self._gave_up(job, "push is not set up")
+        follow = job.follow
+        message = {**job.notice.payload, "unfollow_url": self.unfollow_links.url(follow.id)}
+        result = await self.push.send(
+            follow.endpoint,
+            follow.p256dh,
+            follow.auth,
+            push_payload(message),
+            topic=job.delivery.id,
+            urgent=True,
+        )
+        if result.outcome == "sent":
+            return self._sent(job)
+        if result.outcome == "retry":
+            return self._failed(job, f"push failed: {result.error}")
+        outcome = self._gave_up(job, f"push failed: {result.error}")
+        if result.outcome == "gone":
+            outcome.forget = [follow.id]
         return outcome
 
     async def _send_email(self, job: Job) -> Outcome:

@@ -80,10 +80,12 @@ class FeedUrls:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeedFilter:
-    """``?channel=`` (a channel's slug or id) and ``?tag=`` (any of a slot's tags, any case)."""
+    """``?channel=`` (a channel's slug or id), ``?tag=`` (any of a slot's tags, any case) and
+    ``?slot=`` (one slot: "add to calendar" of a session's page)."""
 
     channel: str | None = None
     tag: str | None = None
+    slot: str | None = None
 
 
 def redact_token(token: str) -> str:
@@ -109,7 +111,7 @@ async def event_feed(
     """
     # Tags are stored without "#": "?tag=%23BookTok" and "?tag=booktok" are the same filter.
     tag = feed_filter.tag.strip().lstrip("#").casefold() if feed_filter.tag else None
-    key = (slug, "feed", feed_filter.channel, tag, urls)
+    key = (slug, "feed", feed_filter.channel, tag, feed_filter.slot, urls)
     trusted = known.trusted(key) if known is not None else None
     if trusted is not None and (cached := cache.get(*trusted)) is not None:
         return cached
@@ -117,12 +119,14 @@ async def event_feed(
     async with db.read() as session:
         event, channel = await _published_event(session, slug, feed_filter)
         version = _event_version(event)
-    identity = ("event", event.id, channel.id if channel else None, tag, urls)
+        if feed_filter.slot is not None:
+            await _event_slot(session, event, feed_filter.slot)
+    identity = ("event", event.id, channel.id if channel else None, tag, feed_filter.slot, urls)
 
     async def build() -> Built:
         async with db.read() as session:
             event, channel = await _published_event(session, slug, feed_filter)
-            info = await _event_calendar(session, event, channel, tag, urls)
+            info = await _event_calendar(session, event, channel, tag, urls, feed_filter.slot)
             # The header never goes back, even when a slot leaves a filtered feed (or is deleted)
             # and what remains changed longer ago: any change of the event may have changed it.
             last_modified = max(info.changed_at, await _last_change_at(session, event))
@@ -146,6 +150,13 @@ async def _published_event(
     return event, await get_channel(session, event.id, feed_filter.channel)
 
 
+async def _event_slot(session: AsyncSession, event: Event, slot_id: str) -> Slot:
+    slot = await session.get(Slot, slot_id)
+    if slot is None or slot.event_id != event.id:
+        raise NotFound("slot", slot_id)
+    return slot
+
+
 async def _last_change_at(session: AsyncSession, event: Event) -> datetime:
     """When the event's change log last grew (its ``updated_at`` when it has no change yet)."""
     query = select(col(Change.at)).where(Change.event_id == event.id, Change.seq == event.last_seq)
@@ -159,7 +170,12 @@ def _event_version(event: Event) -> tuple[int, datetime]:
 
 
 async def _event_calendar(
-    session: AsyncSession, event: Event, channel: Channel | None, tag: str | None, urls: FeedUrls
+    session: AsyncSession,
+    event: Event,
+    channel: Channel | None,
+    tag: str | None,
+    urls: FeedUrls,
+    slot_id: str | None = None,
 ) -> CalendarInfo:
     channels = {c.id: c for c in await get_channels(session, event.id)}
     slots = [
@@ -167,6 +183,7 @@ async def _event_calendar(
         for slot in await event_slots(session, event.id)
         if (channel is None or slot.channel_id == channel.id)
         and (tag is None or tag in {t.casefold() for t in slot.tags})
+        and (slot_id is None or slot.id == slot_id)
     ]
     slot_ids = [slot.id for slot in slots]
     people = await bookings_with_people(session, slot_ids)
@@ -184,7 +201,7 @@ async def _event_calendar(
         )
         for slot in slots
     )
-    query, label = _filter_query(channel, tag)
+    query, label = _filter_query(channel, tag, slots[0] if slot_id and slots else None)
     return CalendarInfo(
         uid=_calendar_uid("calendar", event.id, query, urls.uid_domain),
         name=f"{event.title} ({label})" if label else event.title,
@@ -199,9 +216,14 @@ async def _event_calendar(
     )
 
 
-def _filter_query(channel: Channel | None, tag: str | None) -> tuple[str, str]:
+def _filter_query(
+    channel: Channel | None, tag: str | None, slot: Slot | None = None
+) -> tuple[str, str]:
     """The canonical query string of a filtered feed, and words for its name."""
     params, words = [], []
+    if slot is not None:
+        params.append(("slot", slot.id))
+        words.append(slot.title)
     if channel is not None:
         params.append(("channel", channel.slug))
         words.append(channel.name)

@@ -42,6 +42,7 @@ from takeamoment.domain.slot_states import (
     find_channel_busy,
 )
 from takeamoment.services.changes import record_change
+from takeamoment.services.follows import FOLLOWED_COMMANDS, queue_follow_notices
 from takeamoment.services.notifications import notify
 from takeamoment.services.people_rules import ensure_may_take_role, person_conflicts, placed
 from takeamoment.services.prompts import prompt_after_change
@@ -128,7 +129,10 @@ async def _run(
         view = await slot_public(session, event, slot)
         view_json = view.model_dump(mode="json")
         body = {"slot": view_json, **CHANGE_FLAGS.get(command, {})}
-        await record_change(session, event, CHANGE_TYPES[command], body)
+        change = CHANGE_TYPES[command]
+        await record_change(session, event, change, body)
+        if command in FOLLOWED_COMMANDS:  # the host's own go-live or cancel, not an undo
+            await queue_follow_notices(session, event, slot, view_json, change)
         told = [booking.person_id for booking, _, _ in step.told]
         await prompt_after_change(session, event, [slot.channel_id], step.now, also_lock=told)
         for booking, kind, extra in step.told:

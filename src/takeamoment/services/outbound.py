@@ -12,7 +12,7 @@ allows ``http`` and loopback or private addresses, for development and tests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -98,9 +98,19 @@ RESOLVED_FOR_S = 10.0
 _resolved: dict[tuple[str, int], tuple[float, list[str]]] = {}
 
 
+@functools.lru_cache(maxsize=1024)
+def _literal_address(host: str) -> str | None:
+    """The host as an address if it is one (parsing one showed up in profiles of a burst)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 async def _addresses(host: str, port: int) -> list[str]:
-    with contextlib.suppress(ValueError):
-        return [str(ipaddress.ip_address(host))]  # a literal address: nothing to look up
+    literal = _literal_address(host)
+    if literal is not None:
+        return [literal]  # a literal address: nothing to look up
     loop = asyncio.get_running_loop()
     cached = _resolved.get((host, port))
     if cached is not None and cached[0] > loop.time():

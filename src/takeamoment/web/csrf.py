@@ -41,9 +41,10 @@ CSRF_FIELD = "_csrf_token"
 HOST_PAGES_PREFIX = "/host"
 # A person's own pages: their sign-in form (with a pre-sign-in token) and the page's forms.
 PERSON_PAGES_PREFIX = "/me"
-# One-click links from mails: the signed token in the path is what authenticates, never a
-# cookie, and a mail client's List-Unsubscribe-Post comes from no page at all.
-SIGNED_LINK_PREFIX = "/mail/"
+# One-click links from mails and followers' unfollow links: the signed token in the path is
+# what authenticates, never a cookie, and a mail client's List-Unsubscribe-Post comes from no
+# page at all.
+SIGNED_LINK_PREFIXES = ("/mail/", "/follows/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAME_ORIGIN_SITES = frozenset({"same-origin", "none"})
 _FORMS = {RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART}
@@ -65,7 +66,7 @@ def needs_csrf(scope: Scope, cookies: SessionCookies) -> bool:
     for prefix in (HOST_PAGES_PREFIX, PERSON_PAGES_PREFIX):
         if path == prefix or path.startswith(prefix + "/"):
             return True
-    if path.startswith(SIGNED_LINK_PREFIX):
+    if path.startswith(SIGNED_LINK_PREFIXES):
         return False
     request: AnyRequest = Request(scope)
     return "authorization" not in request.headers and cookies.session_name in request.cookies

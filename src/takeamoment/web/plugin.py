@@ -17,10 +17,12 @@ from takeamoment.settings import Settings
 from takeamoment.web import views
 from takeamoment.web.csrf import SessionCsrfMiddleware
 from takeamoment.web.editor import EditorPages
+from takeamoment.web.follow_pages import UnfollowPages
 from takeamoment.web.host import HostPages
 from takeamoment.web.mail_links import MailPages
 from takeamoment.web.me import MePages
 from takeamoment.web.pages import PublicPages
+from takeamoment.web.session_page import SessionPages
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -53,6 +55,8 @@ class WebPlugin(InitPluginProtocol):
                 EditorPages,
                 MailPages,
                 MePages,
+                UnfollowPages,
+                SessionPages,
                 create_static_files_router(
                     path="/static",
                     directories=[STATIC],

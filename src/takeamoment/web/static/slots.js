@@ -87,6 +87,13 @@ export function fillSlot(element, slot) {
     node.hidden = !/^https?:\/\//i.test(url);
     node.querySelector("a").href = node.hidden ? "" : url;
   });
+  setAll(element, "session-link", (node) => {
+    node.href = `/events/${encodeURIComponent(slot.event)}/sessions/${encodeURIComponent(slot.id)}`;
+  });
+  element.querySelectorAll("[data-follow]").forEach((node) => {
+    node.dataset.followKey = slot.id;
+    node.dataset.followEvent = slot.event;
+  });
   setAll(element, "people", (node) => node.replaceChildren(
     ...(slot.people || []).map((person) => h("li", {}, `${person.name} `, h("span", { class: "handle" }, `@${person.handle}`))),
   ));

@@ -2,6 +2,7 @@
 
 import { formatClock } from "./times.js";
 import { EventStream, showConnection } from "./stream.js";
+import { setUpFollows, showFollows } from "./follow.js";
 import {
   SlotStore, fillSlot, h, hashtag, isOverdue, personLabel, place, slotElement, timeElement,
 } from "./slots.js";
@@ -30,6 +31,7 @@ function showSlot(slot) {
   if (!place(element, slot.channel)) {
     announce("The schedule has a new channel: reload the page to see it.");
   }
+  showFollows(element);
 }
 
 function nowLine(slot) {
@@ -118,6 +120,7 @@ const stream = new EventStream(slug, {
 });
 
 setUpCopyButtons();
+setUpFollows();
 stream.start();
 // "Up next" and "Starting soon" depend on the clock as well as on changes.
 setInterval(() => {
