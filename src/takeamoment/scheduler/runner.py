@@ -26,7 +26,8 @@ from takeamoment import metrics
 from takeamoment.db.engine import Database
 from takeamoment.db.types import utcnow
 from takeamoment.services.reminders import (
-    deliver_notice,
+    NoticeKey,
+    deliver_notices,
     live_slot_ends,
     notice_overrun,
     owed_notices,
@@ -37,18 +38,26 @@ logger = logging.getLogger(__name__)
 REARM_DEBOUNCE_S = 0.2
 # A safety net: re-arm even if a change was never heard on the bus.
 REARM_EVERY_S = 30
-# Notices delivered at once. Each holds a pooled connection for its transaction, and they
-# serialise on the people's rows anyway: without a bound, thousands due at one instant took
-# every connection and HTTP requests timed out waiting for one (bench/reminders.py --spread 0).
-MAX_CONCURRENT_DELIVERIES = 8
+# Notices recorded by one transaction (``notice_batch_size``). Those due at one instant are
+# delivered together (one job per instant), in transactions of at most this many one after
+# another: each holds its events' locks and, on SQLite, the only write lock, so a bound keeps
+# HTTP writes from waiting long behind a burst of 20,000 (bench/reminders.py --spread 0).
+MAX_BATCH = 1000
+MAX_RUNS_OF_A_JOB = 4
+
+
+def _by_booking(notice: tuple[NoticeKey, datetime]) -> tuple[str, str, int]:
+    key = notice[0]
+    return (key.booking_id, key.kind, key.minutes_before or 0)
 
 
 class ReminderScheduler:
     """Runs the notice jobs of the whole deployment (in one process: see ``leader.py``)."""
 
-    def __init__(self, db: Database, grace: timedelta) -> None:
+    def __init__(self, db: Database, grace: timedelta, batch: int = MAX_BATCH) -> None:
         self.db = db
         self.grace = grace
+        self.batch = batch
         # APScheduler logs several INFO lines per job; at event scale that floods the log.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self.scheduler = AsyncIOScheduler(
@@ -56,7 +65,8 @@ class ReminderScheduler:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         self._rearm_task: asyncio.Task[None] | None = None
-        self._delivering = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
+        # Notices whose delivery is under way: re-arming leaves them to it.
+        self._delivering: set[NoticeKey] = set()
         self.running = False
 
     async def start(self) -> None:
@@ -96,11 +106,23 @@ class ReminderScheduler:
 
     async def _rearm(self) -> None:
         now = utcnow()
-        wanted: dict[str, tuple[datetime, Any, tuple[Any, ...]]] = {}
+        instants: dict[str, tuple[datetime, list[tuple[NoticeKey, datetime]]]] = {}
         for owed in await owed_notices(self.db, not_before=now - self.grace - timedelta(days=1)):
-            notice = owed.notice
-            args = (owed.booking_id, notice.kind, notice.minutes_before, notice.due_at)
-            wanted[owed.job_id] = (owed.run_at(now), self._fire_notice, args)
+            if owed.key in self._delivering:
+                continue  # its delivery is under way (and re-arms if it fails)
+            # One job per due instant: whatever falls due together is delivered together.
+            instant = "now" if owed.now else owed.notice.due_at.isoformat()
+            entry = instants.setdefault(instant, (owed.run_at(now), []))
+            entry[1].append((owed.key, owed.notice.due_at))
+        # By booking: the batches' order is then known (a test kills the process between two).
+        wanted: dict[str, tuple[datetime, Any, tuple[Any, ...]]] = {
+            f"notices:{instant}": (
+                run_at,
+                self._fire_notices,
+                (tuple(sorted(notices, key=_by_booking)),),
+            )
+            for instant, (run_at, notices) in instants.items()
+        }
         for slot_id, ends_at in (await live_slot_ends(self.db)).items():
             wanted[f"overrun:{slot_id}"] = (max(ends_at, now), self._fire_overrun, (slot_id,))
         for job in self.scheduler.get_jobs():
@@ -108,7 +130,7 @@ class ReminderScheduler:
                 job.remove()
         for job_id, (run_at, func, args) in wanted.items():
             existing: Job | None = self.scheduler.get_job(job_id)
-            if existing is not None and existing.next_run_time == run_at:
+            if existing is not None and existing.next_run_time == run_at and existing.args == args:
                 continue
             self.scheduler.add_job(
                 func,
@@ -116,23 +138,34 @@ class ReminderScheduler:
                 args=args,
                 id=job_id,
                 replace_existing=True,
+                # A late instant re-armed while its first run is still at work must run too (on
+                # other notices), not be skipped; what both see is settled in the database.
+                max_instances=MAX_RUNS_OF_A_JOB,
             )
 
-    async def _fire_notice(
-        self, booking_id: str, kind: str, minutes_before: int | None, due_at: datetime
-    ) -> None:
+    async def _fire_notices(self, notices: tuple[tuple[NoticeKey, datetime], ...]) -> None:
+        """Deliver the notices of one instant, ``batch`` to a transaction, one after another."""
+        keys = [key for key, _ in notices]
+        self._delivering.update(keys)
         try:
-            async with self._delivering:
-                outcome = await deliver_notice(
-                    self.db, booking_id, kind, minutes_before, self.grace
-                )
+            for start in range(0, len(notices), self.batch):
+                await self._deliver(dict(notices[start : start + self.batch]))
+        finally:
+            self._delivering.difference_update(keys)
+
+    async def _deliver(self, due: dict[NoticeKey, datetime]) -> None:
+        try:
+            outcomes = await deliver_notices(self.db, list(due), self.grace)
         except Exception:
-            logger.exception("notice %s for booking %s failed; re-arming", kind, booking_id)
+            logger.exception("%d notices failed; re-arming", len(due))
+            self._delivering.difference_update(due)
             self.on_message("event:", {})
             return
-        metrics.notice_outcome("stream", outcome, utcnow() - due_at)
-        if outcome == "missed":
-            logger.warning("notice %s for booking %s was missed", kind, booking_id)
+        done = utcnow()
+        for key, outcome in outcomes.items():
+            metrics.notice_outcome("stream", outcome, done - due[key])
+            if outcome == "missed":
+                logger.warning("notice %s for booking %s was missed", key.kind, key.booking_id)
 
     async def _fire_overrun(self, slot_id: str) -> None:
         try:

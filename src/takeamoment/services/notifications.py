@@ -6,6 +6,8 @@ reconnects with ``since`` gets exactly what they missed, and one fired twice exi
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,9 +17,10 @@ from sqlmodel import col, select
 from takeamoment.db.engine import Database, publish_after_commit
 from takeamoment.db.notifications import Notification
 from takeamoment.db.people import Person
+from takeamoment.db.queries import chunked
 from takeamoment.db.types import utcnow
 from takeamoment.domain.errors import Forbidden
-from takeamoment.services.outbox import on_notice
+from takeamoment.services.outbox import on_notices
 
 MAX_NOTIFICATIONS_PER_PAGE = 1000
 
@@ -40,6 +43,24 @@ def notification_message(notification: Notification) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoticeDraft:
+    """A notification to store for a person, unless its (booking, kind, due time) exists."""
+
+    person_id: str
+    booking_id: str
+    slot: dict[str, Any]
+    kind: str
+    due_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+    # Too late to be worth sending: recorded for the host, takes no seq, never sent.
+    missed: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, datetime]:
+        return (self.booking_id, self.kind, self.due_at)
+
+
 async def notify(
     session: AsyncSession,
     *,
@@ -51,38 +72,85 @@ async def notify(
     extra: dict[str, Any] | None = None,
     missed: bool = False,
 ) -> Notification | None:
-    """Store a notification for the person unless that (booking, kind, due time) exists.
-
-    Locks the person's row: callers that notify several people lock them first, in id order
-    (``db.queries.lock_people``). Returns None when it was already there. A ``missed`` notice is
-    only recorded (for the host): it takes no seq and is never sent.
-    """
-    due = due_at or utcnow()
-    person = (
-        await session.execute(select(Person).where(Person.id == person_id).with_for_update())
-    ).scalar_one()
-    exists = select(Notification.id).where(
-        Notification.booking_id == booking_id, Notification.kind == kind, Notification.due_at == due
-    )
-    if (await session.execute(exists)).first():
-        return None
-    if not missed:
-        person.last_notification_seq += 1
-    notification = Notification(
+    """Store one notification (``notify_many``); None when it was already there."""
+    draft = NoticeDraft(
         person_id=person_id,
-        seq=None if missed else person.last_notification_seq,
-        missed=missed,
         booking_id=booking_id,
-        slot_id=slot["id"],
+        slot=slot,
         kind=kind,
-        due_at=due,
-        payload={"slot": slot, "event": slot.get("event"), **(extra or {})},
+        due_at=due_at or utcnow(),
+        extra=extra or {},
+        missed=missed,
     )
-    session.add(notification)
-    if not missed:
-        await on_notice(session, notification, person)  # words, and a delivery row per channel
-        publish_after_commit(session, person_topic(person_id), notification_message(notification))
-    return notification
+    return (await notify_many(session, [draft]))[0]
+
+
+async def notify_many(
+    session: AsyncSession, drafts: Sequence[NoticeDraft]
+) -> list[Notification | None]:
+    """Store each draft unless its (booking, kind, due time) exists; answers them in order.
+
+    Locks the people's rows (in id order, as every writer does: callers that lock others first
+    go through ``db.queries.lock_people``), numbers each person's notices on from their last seq,
+    and queues every stored one for its channels and for ``/ws/me`` after commit. However many
+    drafts, it reads and writes in a fixed number of statements: a burst of reminders due at one
+    instant is one pass, not one round of queries per notice. A ``missed`` draft is only recorded.
+    """
+    if not drafts:
+        return []
+    people = await _locked_people(session, {d.person_id for d in drafts})
+    told = await recorded_keys(session, {d.booking_id for d in drafts})
+    stored: list[Notification | None] = []
+    for draft in drafts:
+        if draft.key in told:
+            stored.append(None)
+            continue
+        told.add(draft.key)
+        person = people[draft.person_id]
+        if not draft.missed:
+            person.last_notification_seq += 1
+        stored.append(
+            Notification(
+                person_id=draft.person_id,
+                seq=None if draft.missed else person.last_notification_seq,
+                missed=draft.missed,
+                booking_id=draft.booking_id,
+                slot_id=draft.slot["id"],
+                kind=draft.kind,
+                due_at=draft.due_at,
+                payload={"slot": draft.slot, "event": draft.slot.get("event"), **draft.extra},
+            )
+        )
+    new = [n for n in stored if n is not None]
+    session.add_all(new)
+    sent = [(n, people[n.person_id]) for n in new if not n.missed]
+    await on_notices(session, sent)  # words, and a delivery row per channel
+    for notification, _ in sent:
+        publish_after_commit(
+            session, person_topic(notification.person_id), notification_message(notification)
+        )
+    return stored
+
+
+async def _locked_people(session: AsyncSession, person_ids: Iterable[str]) -> dict[str, Person]:
+    people: dict[str, Person] = {}
+    for ids in chunked(sorted(person_ids)):
+        query = select(Person).where(col(Person.id).in_(ids)).order_by(col(Person.id))
+        people |= {p.id: p for p in (await session.execute(query.with_for_update())).scalars()}
+    return people
+
+
+async def recorded_keys(
+    session: AsyncSession, booking_ids: Iterable[str]
+) -> set[tuple[str, str, datetime]]:
+    """The (booking, kind, due time) of every notification of these bookings."""
+    keys: set[tuple[str, str, datetime]] = set()
+    for ids in chunked(sorted(booking_ids)):
+        query = select(Notification.booking_id, Notification.kind, Notification.due_at).where(
+            col(Notification.booking_id).in_(ids)
+        )
+        keys |= {(b, k, d) for b, k, d in (await session.execute(query)).all() if b is not None}
+    return keys
 
 
 async def latest_notification(db: Database, person_id: str) -> dict[str, Any] | None:
