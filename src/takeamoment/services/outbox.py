@@ -2,8 +2,9 @@
 
 ``on_notices`` is what ``notify_many()`` calls for the notices it stores to be sent. It puts the
 notice in words (``title``, ``body``, ``url``) into the stored payload, so the stream, the push
-notification and the email say the same thing, and it adds a ``Delivery`` row for each channel
-the person has beyond the stream (``push``, ``email``). The rows are the whole interface to the
+notification and the email say the same thing, and it answers a ``Delivery`` row for each channel
+the person has beyond the stream (``push``, ``email``), which ``notify_many()`` inserts right
+after the notices. The rows are the whole interface to the
 delivery worker (``takeamoment.delivery``), which sends them after commit: this layer never
 imports it.
 """
@@ -22,6 +23,7 @@ from takeamoment.db.events import Event
 from takeamoment.db.notifications import Notification
 from takeamoment.db.people import Person
 from takeamoment.db.queries import chunked
+from takeamoment.db.types import new_id
 from takeamoment.services.notice_words import notice_path, words_for
 
 CHANNELS = ("push", "email")
@@ -55,14 +57,18 @@ def public_link(public_url: str, path: str) -> str:
     return f"{public_url.rstrip('/')}{path}"
 
 
-async def on_notices(session: AsyncSession, notices: Sequence[tuple[Notification, Person]]) -> None:
-    """Put each notice in words and queue it on each of its person's channels (see module).
+async def on_notices(
+    session: AsyncSession, notices: Sequence[tuple[Notification, Person]]
+) -> list[dict[str, Any]]:
+    """Put each notice in words; answers its ``Delivery`` rows, one per channel (see module),
+    for the caller to insert right after the notices, in their transaction.
 
     What the channels depend on (who has a push subscription, which bookings were already
     emailed a reminder) is read once for the whole batch, not once per notice.
     """
+    rows: list[dict[str, Any]] = []
     if not notices:
-        return
+        return rows
     public_url = session.info.get(PUBLIC_URL_KEY, DEFAULT_PUBLIC_URL)
     pushable = await _pushable(session, {p.id for _, p in notices if p.push_enabled})
     emailed = await _emailed_reminders(session, notices)
@@ -81,15 +87,22 @@ async def on_notices(session: AsyncSession, notices: Sequence[tuple[Notification
             channels.append("email")
             if notification.kind == "reminder":
                 emailed.add(notification.booking_id)  # the first reminder is enough
-        session.add_all(
-            Delivery(
-                notification_id=notification.id,
-                person_id=person.id,
-                channel=channel,
-                next_attempt_at=notification.created_at,
-            )
+        rows += (
+            {
+                "id": new_id(),
+                "notification_id": notification.id,
+                "person_id": person.id,
+                "channel": channel,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": notification.created_at,
+                "done": [],
+                "created_at": notification.created_at,
+                "updated_at": notification.created_at,
+            }
             for channel in channels
         )
+    return rows
 
 
 async def _event_zone(session: AsyncSession, payload: Mapping[str, Any]) -> str | None:
