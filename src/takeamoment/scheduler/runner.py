@@ -43,7 +43,6 @@ REARM_EVERY_S = 30
 # another: each holds its events' locks and, on SQLite, the only write lock, so a bound keeps
 # HTTP writes from waiting long behind a burst of 20,000 (bench/reminders.py --spread 0).
 MAX_BATCH = 1000
-MAX_RUNS_OF_A_JOB = 4
 
 
 def _by_booking(notice: tuple[NoticeKey, datetime]) -> tuple[str, str, int]:
@@ -111,8 +110,13 @@ class ReminderScheduler:
             if owed.key in self._delivering:
                 continue  # its delivery is under way (and re-arms if it fails)
             # One job per due instant: whatever falls due together is delivered together.
+            run_at = owed.run_at(now)
             instant = "now" if owed.now else owed.notice.due_at.isoformat()
-            entry = instants.setdefault(instant, (owed.run_at(now), []))
+            if run_at == now:
+                # Owed at once: a job of its own, so an earlier run still at work on this
+                # instant (APScheduler runs one at a time per id) does not make it wait.
+                instant = f"{instant}@{now.isoformat()}"
+            entry = instants.setdefault(instant, (run_at, []))
             entry[1].append((owed.key, owed.notice.due_at))
         # By booking: the batches' order is then known (a test kills the process between two).
         wanted: dict[str, tuple[datetime, Any, tuple[Any, ...]]] = {
@@ -138,9 +142,6 @@ class ReminderScheduler:
                 args=args,
                 id=job_id,
                 replace_existing=True,
-                # A late instant re-armed while its first run is still at work must run too (on
-                # other notices), not be skipped; what both see is settled in the database.
-                max_instances=MAX_RUNS_OF_A_JOB,
             )
 
     async def _fire_notices(self, notices: tuple[tuple[NoticeKey, datetime], ...]) -> None:
