@@ -204,7 +204,10 @@ async def burst(db_url: str, size: int) -> Result:
         async def after_commit(outbox: list[Outbound]) -> None:
             now_ns = time.time_ns()
             for item in outbox:
-                if item.message.get("kind") == "reminder":
+                if (
+                    item.message.get("type") == "notification"
+                    and item.message.get("kind") == "reminder"
+                ):
                     handed[item.message["id"]] = now_ns
             if len(handed) >= size:
                 done.set()

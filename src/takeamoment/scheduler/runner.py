@@ -104,9 +104,11 @@ class ReminderScheduler:
             logger.exception("could not arm reminders; the next change or tick tries again")
 
     async def _rearm(self) -> None:
-        now = utcnow()
+        not_before = utcnow() - self.grace - timedelta(days=1)
+        owed_now = await owed_notices(self.db, not_before=not_before)
+        now = utcnow()  # after the read: what fell due meanwhile is owed at once
         instants: dict[str, tuple[datetime, list[tuple[NoticeKey, datetime]]]] = {}
-        for owed in await owed_notices(self.db, not_before=now - self.grace - timedelta(days=1)):
+        for owed in owed_now:
             if owed.key in self._delivering:
                 continue  # its delivery is under way (and re-arms if it fails)
             # One job per due instant: whatever falls due together is delivered together.
