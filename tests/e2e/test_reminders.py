@@ -420,7 +420,7 @@ async def test_a_burst_killed_between_two_batches_is_told_once_each_in_seq_order
     people_count = BURST_SLOTS * BURST_PER_SLOT
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-            people = await book_burst(client, server, due_in=3)
+            people = await book_burst(client, server, due_in=10)  # placed well before
         stored_at_kill = await kill_between_two_batches(db_url, process)
         assert 0 < stored_at_kill < people_count  # killed mid-burst
         process, url = start_server(env, tmp_path, port=int(url.rsplit(":", 1)[1]))

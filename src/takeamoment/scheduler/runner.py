@@ -45,11 +45,6 @@ REARM_EVERY_S = 30
 MAX_BATCH = 1000
 
 
-def _by_booking(notice: tuple[NoticeKey, datetime]) -> tuple[str, str, int]:
-    key = notice[0]
-    return (key.booking_id, key.kind, key.minutes_before or 0)
-
-
 class ReminderScheduler:
     """Runs the notice jobs of the whole deployment (in one process: see ``leader.py``)."""
 
@@ -108,7 +103,9 @@ class ReminderScheduler:
         owed_now = await owed_notices(self.db, not_before=not_before)
         now = utcnow()  # after the read: what fell due meanwhile is owed at once
         instants: dict[str, tuple[datetime, list[tuple[NoticeKey, datetime]]]] = {}
-        for owed in owed_now:
+        # By slot: a batch then holds whole slots, whose public view is built once for all
+        # their people (sorted by booking alone, every batch of 20,000 spanned every slot).
+        for owed in sorted(owed_now, key=lambda o: (o.slot_id, o.booking_id, o.notice.kind)):
             if owed.key in self._delivering:
                 continue  # its delivery is under way (and re-arms if it fails)
             # One job per due instant: whatever falls due together is delivered together.
@@ -120,13 +117,8 @@ class ReminderScheduler:
                 instant = f"{instant}@{now.isoformat()}"
             entry = instants.setdefault(instant, (run_at, []))
             entry[1].append((owed.key, owed.notice.due_at))
-        # By booking: the batches' order is then known (a test kills the process between two).
         wanted: dict[str, tuple[datetime, Any, tuple[Any, ...]]] = {
-            f"notices:{instant}": (
-                run_at,
-                self._fire_notices,
-                (tuple(sorted(notices, key=_by_booking)),),
-            )
+            f"notices:{instant}": (run_at, self._fire_notices, (tuple(notices),))
             for instant, (run_at, notices) in instants.items()
         }
         for slot_id, ends_at in (await live_slot_ends(self.db)).items():

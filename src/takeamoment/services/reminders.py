@@ -58,6 +58,7 @@ class NoticeKey:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OwedNotice:
     booking_id: str
+    slot_id: str
     notice: DueNotice
     # Owed now whatever its due time says: "you're on" for a slot already on air.
     now: bool = False
@@ -102,7 +103,9 @@ async def owed_notices(db: Database, not_before: datetime) -> list[OwedNotice]:
             if notice.kind == "go_live" and standby and not _free(slot, channels, now):
                 continue  # waiting for the channel: not the clock's to send
             at_once = notice.kind == "go_live" and slot.status == "live"
-            owed.append(OwedNotice(booking_id=booking_id, notice=notice, now=at_once))
+            owed.append(
+                OwedNotice(booking_id=booking_id, slot_id=slot_id, notice=notice, now=at_once)
+            )
     return owed
 
 
