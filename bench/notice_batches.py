@@ -54,7 +54,7 @@ from takeamoment.services.outbox import configure
 
 BACKENDS = ("sqlite", "postgres")
 SIZES = (2000, 20_000)
-PER_SLOT = 50
+PER_SLOT = 8  # a group session, as in reminders.py
 LEAD_S = 2.0  # from arming to the due instant, on top of twice the time arming took
 GRACE = timedelta(minutes=2)
 DONE_TIMEOUT_S = 180.0
@@ -189,19 +189,23 @@ async def burst(db_url: str, size: int) -> Result:
 
         db.after_commit = after_commit
         scheduler = ReminderScheduler(db, GRACE)
-        # Armed once with the instant minutes away, to learn how long arming takes here; then
-        # the instant is placed that long again (twice, and LEAD_S more) after a second arming,
-        # as a schedule change re-arms the running server.
+        # Armed (and the slots moved) once with the instant minutes away, to learn how long that
+        # takes here; then the instant is placed that long again (twice, and LEAD_S more) ahead
+        # and armed again, as a schedule change re-arms the running server.
         started = time.perf_counter()
         await scheduler.start()
         arm_s = time.perf_counter() - started
-        due = utcnow() + timedelta(seconds=LEAD_S + 2 * arm_s)
+        due = utcnow() + timedelta(minutes=5)
 
         async def move(session: AsyncSession) -> None:
             start, end = due + timedelta(minutes=1), due + timedelta(minutes=31)
             await session.execute(update(Slot).values(starts_at=start, ends_at=end))
             await session.execute(update(Booking).values(starts_at=start, busy_until=end))
 
+        started = time.perf_counter()
+        await db.write(move)
+        move_s = time.perf_counter() - started
+        due = utcnow() + timedelta(seconds=LEAD_S + 2 * (arm_s + move_s))
         await db.write(move)
         cpu_started = time.process_time()
         await scheduler.rearm()
