@@ -1,7 +1,7 @@
 """Notice bursts at 2,000 and 20,000: the scheduler's own path, due time -> handed to the bus.
 
 What it measures: for each backend (SQLite, PostgreSQL) and each size N, a fresh migrated
-database holds one event reminding 1 minute ahead, N confirmed creators booked 50 to a slot, each
+database holds one event reminding 1 minute ahead, N confirmed creators booked 8 to a slot, each
 slot on its own channel, every slot starting at the same instant T + 1 minute: N reminders due
 at T. The state is written straight into the tables (HTTP would take most of an hour here for
 20,000). Then the app's real ``ReminderScheduler`` runs in this process (APScheduler, the same
