@@ -24,12 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from takeamoment.db.engine import Database
-from takeamoment.db.events import Event
+from takeamoment.db.events import Channel, Event
 from takeamoment.db.people import Person
 from takeamoment.db.queries import (
     bookings_with_people,
     chunked,
-    get_channels,
     get_event_by_id,
     lock_events,
 )
@@ -275,7 +274,11 @@ async def _views(
     """The public view of each slot (as ``slot_public``), read in one pass for all of them."""
     events = {event.id: event for event, _ in slots}
     by_id = {slot.id: slot for _, slot in slots}
-    channels = {c.id: c for event_id in events for c in await get_channels(session, event_id)}
+    # Only the slots' channels: an event of thousands of channels would be read whole per batch.
+    channels: dict[str, Channel] = {}
+    for ids in chunked(sorted({slot.channel_id for slot in by_id.values()})):
+        query = select(Channel).where(col(Channel.id).in_(ids))
+        channels |= {c.id: c for c in (await session.execute(query)).scalars()}
     people: dict[str, list[tuple[Booking, Person]]] = {}
     for ids in chunked(sorted(by_id)):
         people |= await bookings_with_people(session, ids)
