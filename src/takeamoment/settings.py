@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = Path(".takeamoment-secret")
@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # A reminder or "you're on" that fires late (a restart, a takeover) is still sent within
     # this many seconds of its due time; later it is recorded as missed and the host is told.
     reminder_grace_seconds: int = 120
+    # Notices due at the same instant are recorded this many to a transaction, one transaction
+    # after another (each holds the write lock on SQLite; smaller lets other writes in sooner).
+    notice_batch_size: int = Field(default=1000, ge=1, le=5000)
     # Origins allowed to open our WebSockets (JSON list). Empty: /ws/events takes any origin
     # (it is public) and /ws/me only the origin of public_url. A handshake without an Origin
     # header (not a browser: `takeamoment watch`, scripts) is always let through.

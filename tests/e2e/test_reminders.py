@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from websockets.asyncio.client import connect
@@ -310,3 +312,142 @@ async def test_a_cancelled_slot_sends_no_go_live(server: Server, client: httpx.A
         + 2
     )
     assert await kinds(client, person) == ["booking.invited", "slot.cancelled"]
+
+
+BURST_SLOTS = 6
+BURST_PER_SLOT = 10
+
+
+async def book_burst(client: httpx.AsyncClient, server: Server, due_in: float) -> list[Any]:
+    """``BURST_SLOTS`` slots on as many channels, ``BURST_PER_SLOT`` confirmed creators each,
+    placed last so that every reminder falls due at the same instant, ``due_in`` seconds from
+    now. Returns the people (with tokens)."""
+    now = datetime.now(UTC)
+    headers = server.headers()
+    event = {
+        "slug": "burst",
+        "title": "Burst",
+        "timezone": "UTC",
+        "starts_at": iso(now - timedelta(hours=1)),
+        "ends_at": iso(now + timedelta(hours=4)),
+        "reminder_minutes": [1],
+        "changeover_minutes": 0,
+    }
+    assert (await client.post("/api/events", json=event, headers=headers)).status_code == 201
+    parked = now + timedelta(hours=2)
+    slot_ids, people = [], []
+    for i in range(BURST_SLOTS):
+        channel = {"slug": f"ch-{i}", "name": f"Channel {i}"}
+        response = await client.post("/api/events/burst/channels", json=channel, headers=headers)
+        assert response.status_code == 201, response.text
+        body = {
+            "channel": f"ch-{i}",
+            "title": f"Session {i}",
+            "starts_at": iso(parked),
+            "ends_at": iso(parked + timedelta(minutes=30)),
+        }
+        response = await client.post("/api/events/burst/slots", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        slot_ids.append(response.json()["id"])
+    assert (await client.post("/api/events/burst/publish", headers=headers)).status_code == 200
+    for i, slot_id in enumerate(slot_ids):
+        for j in range(BURST_PER_SLOT):
+            who = {"name": f"P {i} {j}", "handle": f"p{i}x{j}", "role": "creator"}
+            person = (await client.post("/api/people", json=who, headers=headers)).json()
+            booking = (
+                await client.post(
+                    f"/api/slots/{slot_id}/bookings",
+                    json={"person_id": person["id"], "role": "creator"},
+                    headers=headers,
+                )
+            ).json()
+            accepted = await client.post(
+                f"/api/bookings/{booking['id']}/accept", headers=server.headers(person["token"])
+            )
+            assert accepted.status_code == 200, accepted.text
+            people.append(person)
+    start = datetime.now(UTC) + timedelta(minutes=1, seconds=due_in)
+    times = {"starts_at": iso(start), "ends_at": iso(start + timedelta(minutes=30))}
+    for slot_id in slot_ids:
+        response = await client.patch(f"/api/slots/{slot_id}", json=times, headers=headers)
+        assert response.status_code == 200, response.text
+    return people
+
+
+REMINDERS_SQL = "SELECT count(*) FROM notification WHERE kind = 'reminder'"
+
+
+async def kill_between_two_batches(db_url: str, process: Any) -> int:
+    """Wait for the burst's first committed batch, then hold the database's write lock (so
+    the next batch cannot commit) and kill -9 the server. Answers the reminders stored then."""
+    if db_url.startswith("sqlite"):
+        connection = sqlite3.connect(db_url.split(":///", 1)[1], isolation_level=None, timeout=30)
+        try:
+            while True:
+                connection.execute("BEGIN IMMEDIATE")
+                (stored,) = connection.execute(REMINDERS_SQL).fetchone()
+                if stored:
+                    _kill(process)
+                connection.execute("ROLLBACK")
+                if stored:
+                    return int(stored)
+                await asyncio.sleep(0.005)
+        finally:
+            connection.close()
+    dsn = db_url.replace("postgresql+asyncpg://", "postgresql://")
+    pg = await asyncpg.connect(dsn, timeout=5)
+    try:
+        while True:
+            async with pg.transaction():
+                await pg.execute("LOCK TABLE notification IN EXCLUSIVE MODE")
+                stored = await pg.fetchval(REMINDERS_SQL)
+                if stored:
+                    _kill(process)
+                    return int(stored)
+            await asyncio.sleep(0.005)
+    finally:
+        await pg.close()
+
+
+async def test_a_burst_killed_between_two_batches_is_told_once_each_in_seq_order(
+    db_url: str, tmp_path: Path
+) -> None:
+    # One notice a transaction, so the burst is many commits and the kill lands among them.
+    env = server_env(db_url, TAKEAMOMENT_NOTICE_BATCH_SIZE="1")
+    token = issue_host_token(env, tmp_path)
+    process, url = start_server(env, tmp_path)
+    server = Server(url, token, env)
+    people_count = BURST_SLOTS * BURST_PER_SLOT
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            people = await book_burst(client, server, due_in=10)  # placed well before
+        stored_at_kill = await kill_between_two_batches(db_url, process)
+        assert 0 < stored_at_kill < people_count  # killed mid-burst
+        process, url = start_server(env, tmp_path, port=int(url.rsplit(":", 1)[1]))
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+
+            async def everyone_reminded() -> bool:
+                told = [await kinds(client, person) for person in people]
+                return all("reminder" in k for k in told)
+
+            await until(everyone_reminded, limit=60)
+            await asyncio.sleep(1)  # a duplicate from a second run would be stored by now
+            for person in people:
+                response = await client.get(
+                    "/api/me/notifications", headers=server.headers(person["token"])
+                )
+                notes = response.json()
+                told = ["booking.invited", "schedule.changed", "reminder"]  # placed, then due
+                assert [n["kind"] for n in notes] == told
+                assert [n["seq"] for n in notes] == [1, 2, 3]
+            # What /ws/me replays after a reconnect agrees: the same notices, in seq order.
+            first = people[0]
+            async with connect(ws_url(server, f"/ws/me?token={first['token']}&since=0")) as ws:
+                replayed = [await recv(ws, 30) for _ in range(3)]
+            assert [(m["kind"], m["seq"]) for m in replayed] == [
+                ("booking.invited", 1),
+                ("schedule.changed", 2),
+                ("reminder", 3),
+            ]
+    finally:
+        stop_server(process)

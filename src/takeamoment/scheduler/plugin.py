@@ -19,7 +19,7 @@ class SchedulerPlugin(InitPluginProtocol):
 
     def __init__(self, db: Database, hub: Hub, settings: Settings) -> None:
         grace = timedelta(seconds=settings.reminder_grace_seconds)
-        self.reminders = ReminderScheduler(db, grace)
+        self.reminders = ReminderScheduler(db, grace, settings.notice_batch_size)
         self.leadership = Leadership(self.reminders, settings.database_url)
         hub.listeners.append(self.reminders.on_message)
 

@@ -26,7 +26,8 @@ from takeamoment import metrics
 from takeamoment.db.engine import Database
 from takeamoment.db.types import utcnow
 from takeamoment.services.reminders import (
-    deliver_notice,
+    NoticeKey,
+    deliver_notices,
     live_slot_ends,
     notice_overrun,
     owed_notices,
@@ -37,18 +38,20 @@ logger = logging.getLogger(__name__)
 REARM_DEBOUNCE_S = 0.2
 # A safety net: re-arm even if a change was never heard on the bus.
 REARM_EVERY_S = 30
-# Notices delivered at once. Each holds a pooled connection for its transaction, and they
-# serialise on the people's rows anyway: without a bound, thousands due at one instant took
-# every connection and HTTP requests timed out waiting for one (bench/reminders.py --spread 0).
-MAX_CONCURRENT_DELIVERIES = 8
+# Notices recorded by one transaction (``notice_batch_size``). Those due at one instant are
+# delivered together (one job per instant), in transactions of at most this many one after
+# another: each holds its events' locks and, on SQLite, the only write lock, so a bound keeps
+# HTTP writes from waiting long behind a burst of 20,000 (bench/reminders.py --spread 0).
+MAX_BATCH = 1000
 
 
 class ReminderScheduler:
     """Runs the notice jobs of the whole deployment (in one process: see ``leader.py``)."""
 
-    def __init__(self, db: Database, grace: timedelta) -> None:
+    def __init__(self, db: Database, grace: timedelta, batch: int = MAX_BATCH) -> None:
         self.db = db
         self.grace = grace
+        self.batch = batch
         # APScheduler logs several INFO lines per job; at event scale that floods the log.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         self.scheduler = AsyncIOScheduler(
@@ -56,7 +59,8 @@ class ReminderScheduler:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         self._rearm_task: asyncio.Task[None] | None = None
-        self._delivering = asyncio.Semaphore(MAX_CONCURRENT_DELIVERIES)
+        # Notices whose delivery is under way: re-arming leaves them to it.
+        self._delivering: set[NoticeKey] = set()
         self.running = False
 
     async def start(self) -> None:
@@ -95,12 +99,28 @@ class ReminderScheduler:
             logger.exception("could not arm reminders; the next change or tick tries again")
 
     async def _rearm(self) -> None:
-        now = utcnow()
-        wanted: dict[str, tuple[datetime, Any, tuple[Any, ...]]] = {}
-        for owed in await owed_notices(self.db, not_before=now - self.grace - timedelta(days=1)):
-            notice = owed.notice
-            args = (owed.booking_id, notice.kind, notice.minutes_before, notice.due_at)
-            wanted[owed.job_id] = (owed.run_at(now), self._fire_notice, args)
+        not_before = utcnow() - self.grace - timedelta(days=1)
+        owed_now = await owed_notices(self.db, not_before=not_before)
+        now = utcnow()  # after the read: what fell due meanwhile is owed at once
+        instants: dict[str, tuple[datetime, list[tuple[NoticeKey, datetime]]]] = {}
+        # By slot: a batch then holds whole slots, whose public view is built once for all
+        # their people (sorted by booking alone, every batch of 20,000 spanned every slot).
+        for owed in sorted(owed_now, key=lambda o: (o.slot_id, o.booking_id, o.notice.kind)):
+            if owed.key in self._delivering:
+                continue  # its delivery is under way (and re-arms if it fails)
+            # One job per due instant: whatever falls due together is delivered together.
+            run_at = owed.run_at(now)
+            instant = "now" if owed.now else owed.notice.due_at.isoformat()
+            if run_at == now:
+                # Owed at once: a job of its own, so an earlier run still at work on this
+                # instant (APScheduler runs one at a time per id) does not make it wait.
+                instant = f"{instant}@{now.isoformat()}"
+            entry = instants.setdefault(instant, (run_at, []))
+            entry[1].append((owed.key, owed.notice.due_at))
+        wanted: dict[str, tuple[datetime, Any, tuple[Any, ...]]] = {
+            f"notices:{instant}": (run_at, self._fire_notices, (tuple(notices),))
+            for instant, (run_at, notices) in instants.items()
+        }
         for slot_id, ends_at in (await live_slot_ends(self.db)).items():
             wanted[f"overrun:{slot_id}"] = (max(ends_at, now), self._fire_overrun, (slot_id,))
         for job in self.scheduler.get_jobs():
@@ -108,7 +128,7 @@ class ReminderScheduler:
                 job.remove()
         for job_id, (run_at, func, args) in wanted.items():
             existing: Job | None = self.scheduler.get_job(job_id)
-            if existing is not None and existing.next_run_time == run_at:
+            if existing is not None and existing.next_run_time == run_at and existing.args == args:
                 continue
             self.scheduler.add_job(
                 func,
@@ -118,21 +138,29 @@ class ReminderScheduler:
                 replace_existing=True,
             )
 
-    async def _fire_notice(
-        self, booking_id: str, kind: str, minutes_before: int | None, due_at: datetime
-    ) -> None:
+    async def _fire_notices(self, notices: tuple[tuple[NoticeKey, datetime], ...]) -> None:
+        """Deliver the notices of one instant, ``batch`` to a transaction, one after another."""
+        keys = [key for key, _ in notices]
+        self._delivering.update(keys)
         try:
-            async with self._delivering:
-                outcome = await deliver_notice(
-                    self.db, booking_id, kind, minutes_before, self.grace
-                )
+            for start in range(0, len(notices), self.batch):
+                await self._deliver(dict(notices[start : start + self.batch]))
+        finally:
+            self._delivering.difference_update(keys)
+
+    async def _deliver(self, due: dict[NoticeKey, datetime]) -> None:
+        try:
+            outcomes = await deliver_notices(self.db, list(due), self.grace)
         except Exception:
-            logger.exception("notice %s for booking %s failed; re-arming", kind, booking_id)
+            logger.exception("%d notices failed; re-arming", len(due))
+            self._delivering.difference_update(due)
             self.on_message("event:", {})
             return
-        metrics.notice_outcome("stream", outcome, utcnow() - due_at)
-        if outcome == "missed":
-            logger.warning("notice %s for booking %s was missed", kind, booking_id)
+        done = utcnow()
+        for key, outcome in outcomes.items():
+            metrics.notice_outcome("stream", outcome, done - due[key])
+            if outcome == "missed":
+                logger.warning("notice %s for booking %s was missed", key.kind, key.booking_id)
 
     async def _fire_overrun(self, slot_id: str) -> None:
         try:

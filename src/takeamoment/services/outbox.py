@@ -1,16 +1,17 @@
 """The outbox: a notice's words, and one delivery row per channel, written in its transaction.
 
-``on_notice`` is what ``notify()`` calls for every notice it stores to be sent. It puts the
+``on_notices`` is what ``notify_many()`` calls for the notices it stores to be sent. It puts the
 notice in words (``title``, ``body``, ``url``) into the stored payload, so the stream, the push
-notification and the email say the same thing, and it adds a ``Delivery`` row for each channel
-the person has beyond the stream (``push``, ``email``). The rows are the whole interface to the
+notification and the email say the same thing, and it answers a ``Delivery`` row for each channel
+the person has beyond the stream (``push``, ``email``), which ``notify_many()`` inserts right
+after the notices. The rows are the whole interface to the
 delivery worker (``takeamoment.delivery``), which sends them after commit: this layer never
 imports it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,8 @@ from takeamoment.db.engine import Database
 from takeamoment.db.events import Event
 from takeamoment.db.notifications import Notification
 from takeamoment.db.people import Person
+from takeamoment.db.queries import chunked
+from takeamoment.db.types import new_id
 from takeamoment.services.notice_words import notice_path, words_for
 
 CHANNELS = ("push", "email")
@@ -54,27 +57,52 @@ def public_link(public_url: str, path: str) -> str:
     return f"{public_url.rstrip('/')}{path}"
 
 
-async def on_notice(session: AsyncSession, notification: Notification, person: Person) -> None:
-    """Put the notice in words and queue it on each of the person's channels (see module)."""
-    payload = notification.payload
-    zone = person.timezone or await _event_zone(session, payload) or "UTC"
-    words = words_for(notification.kind, payload, zone)
+async def on_notices(
+    session: AsyncSession, notices: Sequence[tuple[Notification, Person]]
+) -> list[dict[str, Any]]:
+    """Put each notice in words; answers its ``Delivery`` rows, one per channel (see module),
+    for the caller to insert right after the notices, in their transaction.
+
+    What the channels depend on (who has a push subscription, which bookings were already
+    emailed a reminder) is read once for the whole batch, not once per notice.
+    """
+    rows: list[dict[str, Any]] = []
+    if not notices:
+        return rows
     public_url = session.info.get(PUBLIC_URL_KEY, DEFAULT_PUBLIC_URL)
-    notification.payload = {
-        **payload,
-        "title": words.title,
-        "body": words.body,
-        "url": public_link(public_url, notice_path(notification.kind, payload)),
-    }
-    for channel in await _channels(session, notification, person):
-        session.add(
-            Delivery(
-                notification_id=notification.id,
-                person_id=person.id,
-                channel=channel,
-                next_attempt_at=notification.created_at,
-            )
+    pushable = await _pushable(session, {p.id for _, p in notices if p.push_enabled})
+    emailed = await _emailed_reminders(session, notices)
+    for notification, person in notices:
+        payload = notification.payload
+        zone = person.timezone or await _event_zone(session, payload) or "UTC"
+        words = words_for(notification.kind, payload, zone)
+        notification.payload = {
+            **payload,
+            "title": words.title,
+            "body": words.body,
+            "url": public_link(public_url, notice_path(notification.kind, payload)),
+        }
+        channels = ["push"] if person.id in pushable else []
+        if _worth_an_email(session, notification, person, emailed):
+            channels.append("email")
+            if notification.kind == "reminder":
+                emailed.add(notification.booking_id)  # the first reminder is enough
+        rows += (
+            {
+                "id": new_id(),
+                "notification_id": notification.id,
+                "person_id": person.id,
+                "channel": channel,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": notification.created_at,
+                "done": [],
+                "created_at": notification.created_at,
+                "updated_at": notification.created_at,
+            }
+            for channel in channels
         )
+    return rows
 
 
 async def _event_zone(session: AsyncSession, payload: Mapping[str, Any]) -> str | None:
@@ -89,35 +117,46 @@ async def _event_zone(session: AsyncSession, payload: Mapping[str, Any]) -> str 
     return zones[slug]
 
 
-async def _channels(session: AsyncSession, notification: Notification, person: Person) -> list[str]:
-    channels = []
-    if person.push_enabled:
-        query = select(PushSubscription.id).where(PushSubscription.person_id == person.id)
-        if (await session.execute(query.limit(1))).first():
-            channels.append("push")
-    if (
+async def _pushable(session: AsyncSession, person_ids: set[str]) -> set[str]:
+    """Those of the people with at least one push subscription."""
+    found: set[str] = set()
+    for ids in chunked(sorted(person_ids)):
+        query = select(PushSubscription.person_id).where(col(PushSubscription.person_id).in_(ids))
+        found |= set((await session.execute(query.distinct())).scalars())
+    return found
+
+
+def _worth_an_email(
+    session: AsyncSession, notification: Notification, person: Person, emailed: set[str | None]
+) -> bool:
+    return bool(
         session.info.get(EMAIL_ON_KEY)
         and person.email
         and person.email_enabled
         and notification.kind in EMAIL_KINDS
-        and not await _later_reminder(session, notification)
-    ):
-        channels.append("email")
-    return channels
-
-
-async def _later_reminder(session: AsyncSession, notification: Notification) -> bool:
-    """True for a reminder when one of this booking was already emailed."""
-    if notification.kind != "reminder":
-        return False
-    query = (
-        select(Delivery.id)
-        .join(Notification, col(Notification.id) == Delivery.notification_id)
-        .where(
-            Notification.booking_id == notification.booking_id,
-            Notification.kind == "reminder",
-            Delivery.channel == "email",
-        )
-        .limit(1)
+        and not (notification.kind == "reminder" and notification.booking_id in emailed)
     )
-    return (await session.execute(query)).first() is not None
+
+
+async def _emailed_reminders(
+    session: AsyncSession, notices: Sequence[tuple[Notification, Person]]
+) -> set[str | None]:
+    """The bookings among these reminders' that were already emailed a reminder."""
+    if not session.info.get(EMAIL_ON_KEY):
+        return set()
+    booking_ids = sorted(
+        {n.booking_id for n, _ in notices if n.kind == "reminder" and n.booking_id}
+    )
+    found: set[str | None] = set()
+    for ids in chunked(booking_ids):
+        query = (
+            select(Notification.booking_id)
+            .join(Delivery, col(Notification.id) == Delivery.notification_id)
+            .where(
+                col(Notification.booking_id).in_(ids),
+                Notification.kind == "reminder",
+                Delivery.channel == "email",
+            )
+        )
+        found |= set((await session.execute(query.distinct())).scalars())
+    return found

@@ -18,7 +18,7 @@ from takeamoment.db.queries import bookings_with_people, lock_people, slots_hold
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.domain.intervals import Interval
 from takeamoment.domain.prompts import ChannelSlot, Prompt, now_on
-from takeamoment.services.notifications import notify
+from takeamoment.services.notifications import NoticeDraft, notify_many
 from takeamoment.services.schedule import slot_public
 
 
@@ -64,26 +64,22 @@ async def tell_go_live(
     session: AsyncSession, event: Event, owed: Iterable[tuple[Slot, Booking]]
 ) -> None:
     """Write ``go_live`` for each booking, once per slot start (the people are locked)."""
+    drafts = []
     for slot, booking in owed:
         view = (await slot_public(session, event, slot)).model_dump(mode="json")
-        await notify_prompt(
-            session, slot, booking, view, Prompt(kind="go_live", expected_start=slot.starts_at)
-        )
+        prompt = Prompt(kind="go_live", expected_start=slot.starts_at)
+        drafts.append(prompt_draft(slot, booking, view, prompt))
+    await notify_many(session, drafts)
 
 
-async def notify_prompt(
-    session: AsyncSession,
-    slot: Slot,
-    booking: Booking,
-    view: dict[str, object],
-    prompt: Prompt,
-) -> bool:
-    """Store the prompt for the booking, keyed by the slot's start; False if it was already told."""
-    extra = {"role": booking.role}
+def prompt_draft(
+    slot: Slot, booking: Booking, view: dict[str, object], prompt: Prompt
+) -> NoticeDraft:
+    """The prompt for the booking, keyed by the slot's start (so it is told once)."""
+    extra: dict[str, object] = {"role": booking.role}
     if prompt.kind == "standby":
         extra["expected_start"] = prompt.expected_start.isoformat()
-    stored = await notify(
-        session,
+    return NoticeDraft(
         person_id=booking.person_id,
         booking_id=booking.id,
         slot=dict(view),
@@ -91,7 +87,6 @@ async def notify_prompt(
         due_at=slot.starts_at,
         extra=extra,
     )
-    return stored is not None
 
 
 async def prompt_after_change(
