@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Litestar, Request, Response, route
@@ -20,14 +21,21 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
 from litestar.params import QueryParameter
-from litestar.response.base import ASGIResponse
 from litestar.static_files import create_static_files_router
-from litestar.types import ControllerRouterHandler
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
+from litestar.types import (
+    ControllerRouterHandler,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Receive,
+    Scope,
+    Send,
+)
 
 from takeamoment.api.deps import AppSettings, Db, PathKey
 from takeamoment.api.errors import NOT_FOUND_ERRORS, GoneDoc
 from takeamoment.calendar.cache import FeedCache, RenderedFeed
-from takeamoment.calendar.conditional import accepts_gzip, http_date, is_not_modified
+from takeamoment.calendar.conditional import accepts_gzip, is_not_modified
 from takeamoment.db.engine import Database
 from takeamoment.domain.errors import NotFound
 from takeamoment.services import feeds
@@ -38,6 +46,7 @@ from takeamoment.settings import Settings
 logger = logging.getLogger(__name__)
 
 MEDIA_TYPE = "text/calendar"  # Litestar appends "; charset=utf-8" to text types
+CONTENT_TYPE = b"text/calendar; charset=utf-8"
 FEED_SUFFIX = ".ics"
 # Clients may reuse a copy for a minute, then revalidate (cheap: usually a 304).
 PUBLIC_CACHE_CONTROL = "public, max-age=60"
@@ -90,13 +99,42 @@ async def settle_uid_domain(app: Litestar) -> None:
 
 
 class FeedResponse(Response[bytes]):
-    """A feed's answer; to a HEAD request the same headers (Content-Length too), no body."""
+    """A feed's answer: the feed's own encoded headers and its bytes, sent as they are.
+
+    ``to_asgi_response`` skips Litestar's header building (the feed made its headers once, see
+    ``RenderedFeed``); what every response gets (security headers, the request id) is added by
+    the middleware as for any other. To a HEAD request: the same headers, ``Content-Length``
+    included, and no body.
+    """
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        super().__init__(content=body, status_code=status)
+        self.raw_status, self.raw_headers = status, headers
 
     def to_asgi_response(self, app: Any, request: Request[Any, Any, Any], **kwargs: Any) -> Any:
-        response: ASGIResponse = super().to_asgi_response(app, request, **kwargs)
-        if request.method == HttpMethod.HEAD:
-            response.is_head_response = True
-        return response
+        body = b"" if request.method == HttpMethod.HEAD else self.content
+        return _RawAnswer(self.raw_status, self.raw_headers, body)
+
+
+@dataclass(frozen=True, slots=True)
+class _RawAnswer:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": self.status,
+            "headers": list(self.headers),  # a middleware may add to the list it is given
+        }
+        await send(start)
+        body: HTTPResponseBodyEvent = {
+            "type": "http.response.body",
+            "body": self.body,
+            "more_body": False,
+        }
+        await send(body)
 
 
 def feed_response(
@@ -108,18 +146,15 @@ def feed_response(
     """200 with the feed (gzipped when the client accepts it), or 304 when its copy is current."""
     gzipped = accepts_gzip(request.headers.get("accept-encoding"))
     body, etag = (feed.gzipped, feed.gzip_etag) if gzipped else (feed.body, feed.etag)
-    headers = {
-        "ETag": etag,
-        "Last-Modified": http_date(feed.last_modified),
-        "Cache-Control": cache_control,
-        "Vary": "Accept-Encoding",
-        "Content-Disposition": f'inline; filename="{feed.filename}"',
-        **({"Content-Encoding": "gzip"} if gzipped else {}),
-        **(extra_headers or {}),
-    }
+    headers = [
+        *(feed.gzip_headers if gzipped else feed.plain_headers),
+        (b"cache-control", cache_control.encode()),
+        *((name.lower().encode(), value.encode()) for name, value in (extra_headers or {}).items()),
+    ]
     if is_not_modified(request.headers, etag, feed.last_modified):
-        return FeedResponse(content=b"", status_code=304, headers=headers)
-    return FeedResponse(content=body, media_type=MEDIA_TYPE, headers=headers)
+        return FeedResponse(HTTP_304_NOT_MODIFIED, headers, b"")
+    headers += [(b"content-type", CONTENT_TYPE), (b"content-length", str(len(body)).encode())]
+    return FeedResponse(200, headers, body)
 
 
 async def event_feed_response(
