@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, true, update
+from sqlalchemy import true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from takeamoment.db.engine import Database
 from takeamoment.db.follows import Follow, FollowDelivery, FollowNotice
 from takeamoment.db.types import utcnow
+from takeamoment.delivery.outcomes import outcome_update
 
 DUE_STATES = ("pending", "failed", "sending")  # "sending" is due only once its lease ran out
 
@@ -76,19 +76,4 @@ async def claim_follows(
     return await db.write(work)
 
 
-_table: Any = FollowDelivery.__table__  # type: ignore[attr-defined]  # Core: one executemany
-RECORD_FOLLOWS = (
-    update(_table)
-    .where(
-        _table.c.id == bindparam("b_id"),
-        _table.c.attempts == bindparam("b_attempts"),
-        _table.c.state == "sending",
-    )
-    .values(
-        state=bindparam("b_state"),
-        next_attempt_at=bindparam("b_next"),
-        last_error=bindparam("b_error"),
-        sent_at=bindparam("b_sent_at"),
-        updated_at=bindparam("b_now"),
-    )
-)
+RECORD_FOLLOWS = outcome_update(FollowDelivery.__table__)  # type: ignore[attr-defined]

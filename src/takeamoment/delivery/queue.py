@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, delete, true, update
+from sqlalchemy import delete, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -26,6 +25,7 @@ from takeamoment.db.notifications import Notification
 from takeamoment.db.people import Person
 from takeamoment.db.types import utcnow
 from takeamoment.delivery.follow_queue import RECORD_FOLLOWS
+from takeamoment.delivery.outcomes import outcome_update
 
 DUE_STATES = ("pending", "failed", "sending")  # "sending" is due only once its lease ran out
 
@@ -132,23 +132,7 @@ async def _jobs(session: AsyncSession, picked: dict[str, str]) -> list[Job]:
     ]
 
 
-_table: Any = Delivery.__table__  # type: ignore[attr-defined]  # Core: one executemany a batch
-_RECORD = (
-    update(_table)
-    .where(
-        _table.c.id == bindparam("b_id"),
-        _table.c.attempts == bindparam("b_attempts"),
-        _table.c.state == "sending",
-    )
-    .values(
-        state=bindparam("b_state"),
-        next_attempt_at=bindparam("b_next"),
-        last_error=bindparam("b_error"),
-        sent_at=bindparam("b_sent_at"),
-        done=bindparam("b_done"),
-        updated_at=bindparam("b_now"),
-    )
-)
+_RECORD = outcome_update(Delivery.__table__, "done")  # type: ignore[attr-defined]
 
 
 async def record(db: Database, outcomes: Sequence[Outcome]) -> None:

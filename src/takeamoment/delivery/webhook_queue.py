@@ -13,15 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from takeamoment.db.engine import Database
 from takeamoment.db.types import new_id, utcnow
 from takeamoment.db.webhooks import Webhook, WebhookAttempt, WebhookMessage
+from takeamoment.delivery.outcomes import outcome_update
 
 DUE_STATES = ("pending", "failed", "sending")  # "sending" is due only once its lease ran out
 
@@ -94,22 +94,7 @@ async def claim(db: Database, limit: int, lease: timedelta) -> list[WebhookJob]:
     return await db.write(work)
 
 
-_messages: Any = WebhookMessage.__table__  # type: ignore[attr-defined]  # Core: one executemany
-_RECORD = (
-    update(_messages)
-    .where(
-        _messages.c.id == bindparam("b_id"),
-        _messages.c.attempts == bindparam("b_attempts"),
-        _messages.c.state == "sending",
-    )
-    .values(
-        state=bindparam("b_state"),
-        next_attempt_at=bindparam("b_next"),
-        last_error=bindparam("b_error"),
-        sent_at=bindparam("b_sent_at"),
-        updated_at=bindparam("b_now"),
-    )
-)
+_RECORD = outcome_update(WebhookMessage.__table__)  # type: ignore[attr-defined]
 
 
 async def record(db: Database, tries: Sequence[Tried]) -> None:
