@@ -116,6 +116,7 @@ LEAD_MARGIN_S = 5.0
 MIN_LEAD_S = 10.0  # from placing the slots to the first reminder
 MIN_LEFT_S = 2.0  # the last move's re-arm must be done before the first reminder
 POLL_S = 0.25
+BUSY_RETRIES = 20
 LINGER_S = 2.0  # after the last reminder arrived: a duplicate would show by then
 SERVER_GRACE_S = 120  # reminder_grace_seconds: later than this, a reminder is "missed"
 ARRIVAL_TIMEOUT_S = 60.0
@@ -617,6 +618,11 @@ async def stored_reminders(
     def read(person: Person) -> Callable[[], Awaitable[tuple[str, list[str]]]]:
         async def run() -> tuple[str, list[str]]:
             response = await client.get("/api/me/notifications", headers=person.auth)
+            for _ in range(BUSY_RETRIES):  # 503: the server's pool is busy; it says retry
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(POLL_S * 4)
+                response = await client.get("/api/me/notifications", headers=person.auth)
             stored = checked(response, "GET /api/me/notifications")
             return person.id, [n["id"] for n in stored if n["kind"] == "reminder"]
 
@@ -846,6 +852,7 @@ async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
         workers=args.workers,
         redis_url=args.redis_url if args.workers > 1 else None,
         pg_admin_dsn=args.pg_admin_dsn,
+        workdir=args.logs,
     ) as cluster:
         port = cluster.servers[0].port
         async with new_client(port) as client, InboxPool(args.clients) as pool:
@@ -972,6 +979,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="serve --workers N (above 1: PostgreSQL only, Redis as the bus)",
     )
     parser.add_argument("--redis-url", default=REDIS_URL, help="Redis for --workers above 1")
+    parser.add_argument("--logs", type=Path, help="keep the server's log in this directory")
     parser.add_argument(
         "--setup",
         choices=("api", "db"),
@@ -995,6 +1003,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--workers above 1 needs --backend postgres (and Redis)")
     args.setup = args.setup or ("db" if args.bookings > DEFAULT_BOOKINGS else "api")
     args.backends = [args.backend] if args.backend else list(BACKENDS)
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
     args.load_at_start = os.getloadavg()[0]
     return args
 
