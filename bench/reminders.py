@@ -853,6 +853,7 @@ async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
         redis_url=args.redis_url if args.workers > 1 else None,
         pg_admin_dsn=args.pg_admin_dsn,
         workdir=args.logs,
+        extra_env=dict(item.split("=", 1) for item in args.server_env),
     ) as cluster:
         port = cluster.servers[0].port
         async with new_client(port) as client, InboxPool(args.clients) as pool:
@@ -981,6 +982,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=REDIS_URL, help="Redis for --workers above 1")
     parser.add_argument("--logs", type=Path, help="keep the server's log in this directory")
     parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server (repeatable), e.g. TAKEAMOMENT_WS_REAUTH_SECONDS=600",
+    )
+    parser.add_argument(
         "--setup",
         choices=("api", "db"),
         help=f"people and bookings through the API or into the database (db above"
@@ -1003,6 +1011,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--workers above 1 needs --backend postgres (and Redis)")
     args.setup = args.setup or ("db" if args.bookings > DEFAULT_BOOKINGS else "api")
     args.backends = [args.backend] if args.backend else list(BACKENDS)
+    if any("=" not in item for item in args.server_env):
+        parser.error("--server-env takes NAME=VALUE")
     if args.logs:
         args.logs.mkdir(parents=True, exist_ok=True)
     args.load_at_start = os.getloadavg()[0]
