@@ -31,9 +31,23 @@ also pays HTTP and the move's rule checks, which a reminder does not. ``ratio`` 
 says how much later a scheduled reminder reaches its person than a host's change reaches the same
 person when nothing else is going on: 1 would mean the scheduler and the burst add nothing.
 
-Run: ``.venv/bin/python bench/reminders.py [--bookings N] [--backend sqlite|postgres] [--quick]``
-(``--spread 0`` makes every reminder fall due in the same instant). Progress goes to stderr;
-stdout is a Markdown table, the details, and the command.
+More than one process (``--workers N``): ``serve --workers N`` on PostgreSQL with Redis as the
+bus (its own channel per run), so the sockets are spread over N server processes (the kernel
+deals a shared port's connections out; the report counts each process's established sockets):
+one process may hold at most 20,000 open files here. The scheduler runs in the one process that
+holds the leader lock; its reminders reach the other's sockets through Redis.
+
+Seeding (``--setup db``, the default above 2,000 people): people, their tokens and their invited
+bookings are written straight into the tables (as ``notice_batches.py`` does) instead of 3
+requests a person (most of an hour for 20,000 here); the baseline moves only the slots of the
+first 1,000 people (a move took about 3 s with 20,000 people booked); then the slots are placed
+and the bookings confirmed in one transaction, and the server's scheduler finds them at its next
+re-arm (every 30 s: the first reminder is due 30 s + a margin later). From the due time on, all
+of it is the server's: the scheduler, the notices, the bus, the sockets.
+
+Run: ``.venv/bin/python bench/reminders.py [--bookings N] [--backend sqlite|postgres] [--quick]
+[--workers N --clients P]`` (``--spread 0`` makes every reminder fall due in the same instant).
+Progress goes to stderr; stdout is a Markdown table, the details, and the command.
 """
 
 from __future__ import annotations
@@ -59,9 +73,20 @@ from typing import Any
 
 import httpx
 from _report import backends_report, run_main
-from _server import HOST, PG_ADMIN_DSN, BenchError, running_servers
+from _server import HOST, PG_ADMIN_DSN, REDIS_URL, BenchError, Cluster, running_servers
 from bookings import Call, backend_version, log, run_checked
 from inboxes import InboxError, InboxPool, Receipt, Status
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from takeamoment.db.engine import Database
+from takeamoment.db.people import ApiToken
+from takeamoment.db.people import Person as PersonRow
+from takeamoment.db.slots import Booking, Slot
+from takeamoment.db.types import new_id, utcnow
+from takeamoment.scheduler.runner import REARM_EVERY_S
+from takeamoment.services.tokens import hash_token, new_token
 
 BACKENDS = ("sqlite", "postgres")
 EVENT = "reminders"
@@ -75,6 +100,8 @@ DEFAULT_PER_SLOT = 8
 DEFAULT_SPREAD_S = 50.0  # < 60: the first go-live (due + 60 s) comes after the last reminder
 QUICK_SPREAD_S = 20.0
 DEFAULT_CLIENTS = 2
+SEED_ROWS = 2000  # people (with their token and booking) written per transaction
+PORT_SLACK = 1.2  # a kernel deals a shared port's connections out unevenly
 STORED_SAMPLE = 200
 
 SETUP_CONCURRENCY = 16
@@ -89,10 +116,14 @@ LEAD_MARGIN_S = 5.0
 MIN_LEAD_S = 10.0  # from placing the slots to the first reminder
 MIN_LEFT_S = 2.0  # the last move's re-arm must be done before the first reminder
 POLL_S = 0.25
+BUSY_RETRIES = 20
 LINGER_S = 2.0  # after the last reminder arrived: a duplicate would show by then
 SERVER_GRACE_S = 120  # reminder_grace_seconds: later than this, a reminder is "missed"
 ARRIVAL_TIMEOUT_S = 60.0
 CONNECT_TIMEOUT_S = 180.0
+CONNECTS_PER_S = 60  # at worst, on a busy machine: the connect time limit grows with the people
+BASELINE_PEOPLE = 1000  # --setup db: the baseline moves only these people's slots
+PLACED_MARGIN_S = 20.0  # --setup db: after the next re-arm tick, before the first reminder
 SETUP_TIMEOUT_S = 300.0  # each setup step
 SCHEDULER_TIMEOUT_S = 30.0
 BACKEND_TIMEOUT_S = 1200.0
@@ -236,18 +267,7 @@ async def build(
     client: httpx.AsyncClient, auth: dict[str, str], people: int, per_slot: int
 ) -> Plan:
     """The event, one channel per slot, the slots parked hours ahead, the people: not booked."""
-    now = datetime.now(UTC)
-    slots = math.ceil(people / per_slot)
-    await run_checked(client, [Call("POST", "/api/events", event_body(now))], 1, auth)
-    channels = [
-        Call("POST", f"/api/events/{EVENT}/channels", {"slug": f"ch-{i}", "name": f"Channel {i}"})
-        for i in range(slots)
-    ]
-    await create_all(client, auth, channels, "channels")
-    path = f"/api/events/{EVENT}/slots"
-    slot_calls = [Call("POST", path, slot_body(i, now + PARKED_IN)) for i in range(slots)]
-    created_slots = await create_all(client, auth, slot_calls, "slots")
-    await run_checked(client, [Call("POST", f"/api/events/{EVENT}/publish")], 1, auth, 200)
+    created_slots = await build_event(client, auth, people, per_slot)
     person_calls = [
         Call("POST", "/api/people", {"name": f"Creator {i}", "handle": f"c{i}", "role": "creator"})
         for i in range(people)
@@ -260,13 +280,141 @@ async def build(
     )
 
 
-async def wait_scheduler(client: httpx.AsyncClient) -> None:
-    """With PostgreSQL the scheduler starts once this process wins the advisory lock."""
+async def build_event(
+    client: httpx.AsyncClient, auth: dict[str, str], people: int, per_slot: int
+) -> list[Any]:
+    """The event, one channel per slot, the slots parked hours ahead; the slots as created."""
+    now = datetime.now(UTC)
+    slots = math.ceil(people / per_slot)
+    await run_checked(client, [Call("POST", "/api/events", event_body(now))], 1, auth)
+    channels = [
+        Call("POST", f"/api/events/{EVENT}/channels", {"slug": f"ch-{i}", "name": f"Channel {i}"})
+        for i in range(slots)
+    ]
+    await create_all(client, auth, channels, "channels")
+    path = f"/api/events/{EVENT}/slots"
+    slot_calls = [Call("POST", path, slot_body(i, now + PARKED_IN)) for i in range(slots)]
+    created_slots = await create_all(client, auth, slot_calls, "slots")
+    await run_checked(client, [Call("POST", f"/api/events/{EVENT}/publish")], 1, auth, 200)
+    return created_slots
+
+
+async def seed(
+    client: httpx.AsyncClient, auth: dict[str, str], database_url: str, people: int, per_slot: int
+) -> Plan:
+    """The event and slots through the API; the people, their tokens and their bookings
+    (invited, as ``POST /api/slots/{id}/bookings`` leaves them) straight into the tables."""
+    created_slots = await build_event(client, auth, people, per_slot)
+    plan = Plan([slot["id"] for slot in created_slots], [], per_slot)
+    started = time.monotonic()
+    db = Database(database_url)
+    try:
+        for first in range(0, people, SEED_ROWS):
+            rows = range(first, min(people, first + SEED_ROWS))
+            plan.people += await db.write(lambda s, r=rows: _seed_people(s, created_slots, plan, r))
+    finally:
+        await db.dispose()
+    seconds = time.monotonic() - started
+    log(f"  {people} people with invited bookings written to the database in {seconds:.1f}s")
+    return plan
+
+
+async def _seed_people(
+    session: AsyncSession, slots: Sequence[Any], plan: Plan, indexes: range
+) -> list[Person]:
+    tokens = [new_token() for _ in indexes]
+    rows = [
+        PersonRow(
+            id=new_id(),
+            name=f"Creator {i}",
+            handle=f"c{i}",
+            role="creator",
+            feed_token_hash=hash_token(new_token()),
+        )
+        for i in indexes
+    ]
+    session.add_all(rows)
+    await session.flush()  # no relationships declared: the order of inserts is ours
+    session.add_all(
+        ApiToken(token_hash=hash_token(token), role="creator", person_id=row.id)
+        for token, row in zip(tokens, rows, strict=True)
+    )
+    bookings = []
+    for i, row in zip(indexes, rows, strict=True):
+        slot = slots[i // plan.per_slot]
+        booking = Booking(
+            id=new_id(),
+            slot_id=slot["id"],
+            person_id=row.id,
+            role="creator",
+            starts_at=datetime.fromisoformat(slot["starts_at"]),
+            busy_until=datetime.fromisoformat(slot["ends_at"]),  # changeover_minutes: 0
+        )
+        plan.booking_ids[row.id] = booking.id
+        bookings.append(booking)
+    session.add_all(bookings)
+    return [Person(row.id, token) for row, token in zip(rows, tokens, strict=True)]
+
+
+async def place_in_database(database_url: str, plan: Plan, spread_s: float) -> int:
+    """In one transaction, the slots moved into place (as ``placement`` says) and every
+    booking confirmed, as its person's accept would; nothing is published, so the server's
+    scheduler finds them at its next re-arm tick, which comes before the first due time.
+    Answers the first due time."""
+    first_due = time.time_ns() + int((REARM_EVERY_S + PLACED_MARGIN_S) * NS)
+    moves = placement(plan, first_due, spread_s)
+    db = Database(database_url)
+
+    async def work(session: AsyncSession) -> int:
+        now, confirmed = utcnow(), 0
+        for slot_id, times in moves:
+            starts_at = datetime.fromisoformat(times["starts_at"])
+            ends_at = datetime.fromisoformat(times["ends_at"])
+            await session.execute(
+                update(Slot)
+                .where(col(Slot.id) == slot_id)
+                .values(starts_at=starts_at, ends_at=ends_at, updated_at=now)
+            )
+            result = await session.execute(
+                update(Booking)
+                .where(col(Booking.slot_id) == slot_id, col(Booking.status) == "invited")
+                .values(
+                    starts_at=starts_at,
+                    busy_until=ends_at,  # changeover_minutes: 0
+                    status="confirmed",
+                    confirmed_at=now,
+                    updated_at=now,
+                )
+            )
+            confirmed += int(result.rowcount)  # type: ignore[attr-defined]
+        return confirmed
+
+    try:
+        confirmed = await db.write(work)
+    finally:
+        await db.dispose()
+    if confirmed != len(plan.people):
+        raise BenchError(f"confirmed {confirmed} bookings in the database, not {len(plan.people)}")
+    left = (first_due - time.time_ns()) / NS
+    log(
+        f"  {len(moves)} slots placed, {confirmed} bookings confirmed in the database;"
+        f" first reminder due in {left:.1f}s"
+    )
+    if left < REARM_EVERY_S + MIN_LEFT_S:
+        raise BenchError(f"placing the slots in the database left only {left:.1f}s; run again")
+    return first_due
+
+
+async def wait_scheduler(port: int) -> None:
+    """With PostgreSQL the scheduler starts once a process wins the advisory lock. A new
+    connection each time: with several worker processes, a kept-alive one would keep asking the
+    same one, which may be the one on standby."""
     deadline = time.monotonic() + SCHEDULER_TIMEOUT_S
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError):
-            if (await client.get("/readyz")).json().get("scheduler") == "running":
-                return
+            async with new_client(port) as client:
+                if (await client.get("/readyz")).json().get("scheduler") == "running":
+                    return
         await asyncio.sleep(0.2)
     raise BenchError(f"the scheduler did not start within {SCHEDULER_TIMEOUT_S:.0f}s")
 
@@ -277,7 +425,8 @@ async def wait_scheduler(client: httpx.AsyncClient) -> None:
 async def connect_everyone(pool: InboxPool, port: int, plan: Plan) -> None:
     people = [(p.id, f"ws://{HOST}:{port}/ws/me?token={p.token}") for p in plan.people]
     started = time.monotonic()
-    async with bounded(f"opening {len(people)} /ws/me connections", CONNECT_TIMEOUT_S):
+    limit = max(CONNECT_TIMEOUT_S, len(people) / CONNECTS_PER_S)
+    async with bounded(f"opening {len(people)} /ws/me connections", limit):
         opened, errors = await pool.connect(people, CONNECT_CONCURRENCY)
     seconds = time.monotonic() - started
     if opened != len(people):
@@ -304,6 +453,37 @@ async def wait_for_everyone(pool: InboxPool, kind: str, people: int) -> None:
         got = status.people_with[kind]
         raise BenchError(f"only {got} of {people} people got {kind} within {ARRIVAL_TIMEOUT_S}s")
     log(f"  all {people} people got {kind}")
+
+
+def established_sockets(pid: int, port: int) -> list[int]:
+    """Established TCP connections to ``port`` held by ``pid`` or by each of its child
+    processes (uvicorn's workers), from ``/proc``: how the kernel dealt the sockets out."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    inodes.add(fields[9])
+    counts = []
+    for one in [pid, *children_of(pid)]:
+        held = 0
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{one}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    held += link.startswith("socket:[") and link[8:-1] in inodes
+        counts.append(held)
+    return [n for n in counts if n] or counts[:1]
+
+
+def children_of(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 # --- bookings and the baseline: slot moves, one at a time -------------------------------------
@@ -334,7 +514,7 @@ async def book_all(client: httpx.AsyncClient, auth: dict[str, str], plan: Plan) 
 
 
 async def move_one_at_a_time(
-    client: httpx.AsyncClient, auth: dict[str, str], plan: Plan
+    client: httpx.AsyncClient, auth: dict[str, str], plan: Plan, slots: int
 ) -> dict[str, int]:
     """The baseline's host action: move each slot (still parked) by an hour, each request sent
     when the previous one has been answered. Answers when each slot's move was sent (ns)."""
@@ -342,7 +522,7 @@ async def move_one_at_a_time(
     later = datetime.now(UTC) + PARKED_IN + timedelta(hours=1)
     started = time.monotonic()
     async with bounded("the baseline moves", SETUP_TIMEOUT_S):
-        for slot_id in plan.slot_ids:
+        for slot_id in plan.slot_ids[:slots]:
             sent[slot_id] = time.time_ns()
             response = await client.patch(
                 f"/api/slots/{slot_id}", json=slot_times(later), headers=auth
@@ -411,9 +591,8 @@ def placement(plan: Plan, first_due: int, spread_s: float) -> list[tuple[str, di
 
 
 async def arm(client: httpx.AsyncClient, auth: dict[str, str], plan: Plan, spread_s: float) -> int:
-    """Everyone accepts, then the slots are moved into place, all before the first reminder is
-    due; the lead is computed from the measured pace of moves. Answers the first due time."""
-    await accept_all(client, plan)
+    """The slots are moved into place, all before the first reminder is due (everyone has
+    accepted); the lead is computed from the measured pace of moves. Answers the first due time."""
     rate = await calibrate(client, auth, plan)
     lead_s = max(MIN_LEAD_S, len(plan.slot_ids) / max(rate, 0.1) * PLACE_SLOWER + LEAD_MARGIN_S)
     first_due = time.time_ns() + int(lead_s * NS)
@@ -439,6 +618,11 @@ async def stored_reminders(
     def read(person: Person) -> Callable[[], Awaitable[tuple[str, list[str]]]]:
         async def run() -> tuple[str, list[str]]:
             response = await client.get("/api/me/notifications", headers=person.auth)
+            for _ in range(BUSY_RETRIES):  # 503: the server's pool is busy; it says retry
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(POLL_S * 4)
+                response = await client.get("/api/me/notifications", headers=person.auth)
             stored = checked(response, "GET /api/me/notifications")
             return person.id, [n["id"] for n in stored if n["kind"] == "reminder"]
 
@@ -480,6 +664,7 @@ class Result:
     stored_wrong: int
     missed_recorded: int
     setup_s: float
+    sockets: list[int] = field(default_factory=list)  # established /ws/me sockets per process
     samples: list[Sample] = field(default_factory=list, repr=False)
 
     @property
@@ -554,7 +739,9 @@ def baseline_samples(
     samples = []
     for index, person in enumerate(plan.people):
         changed = [r for r in receipts.get(person.id, []) if r.kind == "schedule.changed"]
-        sent = moved[plan.slot_of(index)]
+        sent = moved.get(plan.slot_of(index))
+        if sent is None:
+            continue  # --setup db: only some slots are moved for the baseline
         samples += [
             Sample("baseline", person.id, sent, ns_of(r.at), r.received_ns) for r in changed[:1]
         ]
@@ -591,24 +778,41 @@ def stored_mismatches(stored: dict[str, list[str]], receipts: dict[str, list[Rec
 
 
 async def setup(
-    client: httpx.AsyncClient, auth: dict[str, str], pool: InboxPool, port: int, args: Any
-) -> tuple[Plan, dict[str, int]]:
-    """The event, the people on their sockets, the bookings, and the baseline."""
-    plan = await build(client, auth, args.bookings, args.per_slot)
-    await connect_everyone(pool, port, plan)
-    await book_all(client, auth, plan)
-    await wait_for_everyone(pool, "booking.invited", len(plan.people))
-    moved = await move_one_at_a_time(client, auth, plan)
-    await wait_for_everyone(pool, "schedule.changed", len(plan.people))
-    return plan, moved
+    client: httpx.AsyncClient, cluster: Cluster, pool: InboxPool, args: Any
+) -> tuple[Plan, dict[str, int], list[int]]:
+    """The event, the people on their sockets, the bookings, the baseline, and everyone's
+    acceptance; also the sockets each server process holds."""
+    port, auth = cluster.servers[0].port, cluster.auth
+    if args.setup == "db":
+        plan = await seed(client, auth, cluster.database_url, args.bookings, args.per_slot)
+        await connect_everyone(pool, port, plan)
+    else:
+        plan = await build(client, auth, args.bookings, args.per_slot)
+        await connect_everyone(pool, port, plan)
+        await book_all(client, auth, plan)
+        await wait_for_everyone(pool, "booking.invited", len(plan.people))
+    sockets = established_sockets(cluster.servers[0].process.pid, port)
+    log(f"  /ws/me sockets per server process: {', '.join(f'{n:,}' for n in sockets)}")
+    slots = len(plan.slot_ids)
+    if args.setup == "db":
+        slots = min(slots, math.ceil(BASELINE_PEOPLE / plan.per_slot))
+    moved = await move_one_at_a_time(client, auth, plan, slots)
+    await wait_for_everyone(pool, "schedule.changed", min(len(plan.people), slots * plan.per_slot))
+    if args.setup == "api":
+        await accept_all(client, plan)
+    return plan, moved, sockets
 
 
 async def measure(
-    client: httpx.AsyncClient, auth: dict[str, str], pool: InboxPool, port: int, args: Any
+    client: httpx.AsyncClient, cluster: Cluster, pool: InboxPool, args: Any
 ) -> Result:
     started = time.monotonic()
-    plan, moved = await setup(client, auth, pool, port, args)
-    first_due = await arm(client, auth, plan, args.spread)
+    auth = cluster.auth
+    plan, moved, sockets = await setup(client, cluster, pool, args)
+    if args.setup == "db":
+        first_due = await place_in_database(cluster.database_url, plan, args.spread)
+    else:
+        first_due = await arm(client, auth, plan, args.spread)
     setup_s = time.monotonic() - started
     last_due = first_due + int(args.spread * NS)
     log(f"  reminders due from {iso_of(first_due)[11:23]} to {iso_of(last_due)[11:23]} UTC")
@@ -636,20 +840,28 @@ async def measure(
         stored_wrong=stored_mismatches(stored, receipts),
         missed_recorded=await missed_notices(client, auth),
         setup_s=setup_s,
+        sockets=sockets,
         samples=reminded + baseline,
     )
 
 
 async def bench_backend(args: argparse.Namespace, backend: str) -> Result:
     log(f"{backend}: starting the server")
-    async with running_servers(backend=backend, pg_admin_dsn=args.pg_admin_dsn) as cluster:
+    async with running_servers(
+        backend=backend,
+        workers=args.workers,
+        redis_url=args.redis_url if args.workers > 1 else None,
+        pg_admin_dsn=args.pg_admin_dsn,
+        workdir=args.logs,
+        extra_env=dict(item.split("=", 1) for item in args.server_env),
+    ) as cluster:
         port = cluster.servers[0].port
         async with new_client(port) as client, InboxPool(args.clients) as pool:
             try:
                 log(f"{backend}: the server is ready on port {port}")
-                await wait_scheduler(client)
+                await wait_scheduler(port)
                 async with bounded(f"{backend}: the whole run", BACKEND_TIMEOUT_S):
-                    result = await measure(client, cluster.auth, pool, port, args)
+                    result = await measure(client, cluster, pool, args)
                 result.backend = backend
                 return result
             except (BenchError, InboxError, httpx.HTTPError) as error:
@@ -691,6 +903,7 @@ def details(r: Result) -> str:
         f" Stored check: {r.stored_checked} people read back, {r.stored_wrong} wrong;"
         f" notice.missed recorded: {r.missed_recorded}; connections lost: {r.lost};"
         f" reminders of the wrong slot: {r.wrong_reminders}. Setup {r.setup_s:.0f}s."
+        f" /ws/me sockets per server process: {', '.join(f'{n:,}' for n in r.sockets)}."
     )
 
 
@@ -701,14 +914,29 @@ def report(
     args: argparse.Namespace,
 ) -> str:
     slots = math.ceil(args.bookings / args.per_slot)
+    servers = (
+        "One server process (uvicorn, 1 worker)"
+        if args.workers == 1
+        else f"`serve --workers {args.workers}` (uvicorn worker processes on one port, Redis as"
+        " the bus)"
+    )
+    seeded = (
+        "People, tokens and bookings written straight into the database; after the baseline, the"
+        " slots placed and the bookings confirmed there in one transaction (found by the next"
+        " re-arm tick)."
+        if args.setup == "db"
+        else "People, bookings and accepts through the API."
+    )
+    only = f" of the first {BASELINE_PEOPLE:,} people" if args.setup == "db" else ""
     setup = (
         f"{args.bookings:,} confirmed bookings, {args.per_slot} people a slot in {slots:,} slots"
         f" on as many channels, reminders due {args.per_slot} at a time evenly over"
         f" {args.spread:.0f}s; every person on /ws/me ({args.clients} client processes)."
-        f" One server process (uvicorn, 1 worker) on the same {os.cpu_count()}-CPU machine,"
-        f" Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end."
-        f" Baseline: the host moves each slot (still hours ahead, nobody confirmed yet) one"
-        f" request at a time; PATCH sent -> schedule.changed on each of its {args.per_slot}"
+        f" {servers} on the same {os.cpu_count()}-CPU machine, Python"
+        f" {platform.python_version()}, load average {args.load_at_start:.1f} at the start and"
+        f" {os.getloadavg()[0]:.1f} at the end. {seeded}"
+        f" Baseline: the host moves each slot{only} (still hours ahead, nobody confirmed yet)"
+        f" one request at a time; PATCH sent -> schedule.changed on each of its {args.per_slot}"
         " people's sockets."
     )
     return backends_report(table(results, labels), setup, [details(r) for r in results], failures)
@@ -717,14 +945,19 @@ def report(
 # --- command line -----------------------------------------------------------------------------
 
 
-def raise_open_files(people: int) -> None:
-    """The server and the clients each hold one socket per person: lift the soft limit."""
+def raise_open_files(people: int, workers: int, clients: int) -> None:
+    """Each server process and each client process holds one socket per person it has: lift
+    the soft limit (the servers and the clients inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = people + FD_MARGIN
+    per_server = math.ceil(people / workers * (PORT_SLACK if workers > 1 else 1))
+    wanted = max(per_server, math.ceil(people / clients)) + FD_MARGIN
     if soft == resource.RLIM_INFINITY or soft >= wanted:
         return
     if hard != resource.RLIM_INFINITY and hard < wanted:
-        raise BenchError(f"{people} sockets need {wanted} open files; the hard limit is {hard}")
+        raise BenchError(
+            f"{people} sockets over {workers} server process(es) need {wanted} open files each;"
+            f" the hard limit is {hard}: add --workers"
+        )
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
@@ -740,6 +973,27 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--per-slot", type=int, default=DEFAULT_PER_SLOT, help="people a slot")
     parser.add_argument("--spread", type=float, help="seconds the reminders fall due over (50)")
     parser.add_argument("--clients", type=int, default=DEFAULT_CLIENTS, help="client processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="serve --workers N (above 1: PostgreSQL only, Redis as the bus)",
+    )
+    parser.add_argument("--redis-url", default=REDIS_URL, help="Redis for --workers above 1")
+    parser.add_argument("--logs", type=Path, help="keep the server's log in this directory")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server (repeatable), e.g. TAKEAMOMENT_WS_REAUTH_SECONDS=600",
+    )
+    parser.add_argument(
+        "--setup",
+        choices=("api", "db"),
+        help=f"people and bookings through the API or into the database (db above"
+        f" {DEFAULT_BOOKINGS:,} people)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="which people are read back")
     parser.add_argument("--pg-admin-dsn", default=PG_ADMIN_DSN, help="where the scratch db goes")
     parser.add_argument("--samples", type=Path, help="write every timing to this CSV file")
@@ -751,7 +1005,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("need 1..20000 bookings, 1..50 people a slot, 1..8 client processes")
     if not 0 <= args.spread < 60 * REMINDER_MINUTES:
         parser.error("--spread must be 0..59 seconds: the reminders fall due in one minute")
+    if not 1 <= args.workers <= 4:
+        parser.error("--workers must be 1..4")
+    if args.workers > 1 and args.backend != "postgres":
+        parser.error("--workers above 1 needs --backend postgres (and Redis)")
+    args.setup = args.setup or ("db" if args.bookings > DEFAULT_BOOKINGS else "api")
     args.backends = [args.backend] if args.backend else list(BACKENDS)
+    if any("=" not in item for item in args.server_env):
+        parser.error("--server-env takes NAME=VALUE")
+    if args.logs:
+        args.logs.mkdir(parents=True, exist_ok=True)
+    args.load_at_start = os.getloadavg()[0]
     return args
 
 
@@ -775,7 +1039,7 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> None:
     args = parse_args()
     try:
-        raise_open_files(args.bookings)
+        raise_open_files(args.bookings, args.workers, args.clients)
     except BenchError as error:
         log(str(error))
         sys.exit(1)
