@@ -16,8 +16,9 @@ from takeamoment.api.deps import AppSettings, Db, PathKey
 from takeamoment.domain.errors import NotFound
 from takeamoment.services.events import get_event_view
 from takeamoment.services.inputs import iana_zone_names
-from takeamoment.web.host import HOST_HOME, NO_STORE, _form_expired, _host, _to_login
+from takeamoment.web.host import HOST_HOME, _form_expired, _host, _to_login
 from takeamoment.web.pages import not_found_page
+from takeamoment.web.signing_out import NO_STORE
 
 AnyRequest = Request[Any, Any, Any]
 KINDS = ("session", "qa", "music", "panel", "opening", "closing", "break")

@@ -22,19 +22,19 @@ from litestar.response import Redirect, Template
 from takeamoment.api.deps import AppSettings, Db, PathKey
 from takeamoment.connection.auth_limits import TooManyAuthFailures, authenticate_attempt
 from takeamoment.connection.credentials import principal_of
-from takeamoment.connection.session import SessionCookies, session_cookies, session_id
+from takeamoment.connection.session import session_id
 from takeamoment.domain.errors import NotFound
 from takeamoment.services import events
 from takeamoment.services.auth import Principal
 from takeamoment.services.schedule import get_schedule
-from takeamoment.services.sessions import end_session, open_session
+from takeamoment.services.sessions import open_session
 from takeamoment.web.csrf import CrossOriginRefused
 from takeamoment.web.pages import not_found_page
+from takeamoment.web.signing_out import NO_STORE, page_cookies, signed_out
 from takeamoment.web.views import channel_boards
 
 LOGIN_PATH = "/host/login"
 HOST_HOME = "/host"
-NO_STORE = {"Cache-Control": "no-store"}
 LoginForm = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 NextPath = Annotated[str | None, QueryParameter(name="next", max_length=500)]
 AnyRequest = Request[Any, Any, Any]
@@ -80,13 +80,6 @@ def _form_expired(request: AnyRequest, refused: PermissionDeniedException) -> Te
     )
 
 
-def _cookies(request: AnyRequest) -> SessionCookies:
-    cookies = session_cookies(request)
-    if cookies is None:  # pragma: no cover - the web plugin installs them with these routes
-        raise RuntimeError("the host pages need WebPlugin's session cookies; is it installed?")
-    return cookies
-
-
 async def _host(request: AnyRequest) -> Principal | None:
     principal = await principal_of(request)
     return principal if principal is not None and principal.is_host else None
@@ -128,7 +121,7 @@ class HostPages(Controller):
                 "(takeamoment token issue --role host)."
             )
             return _login_page(next_path=next_path, error=error, status=403)
-        cookies = _cookies(request)
+        cookies = page_cookies(request)
         # A new session (and so new CSRF tokens) at every sign-in; the browser's old one ends.
         opened = await open_session(
             db, principal, timedelta(seconds=cookies.max_age_s), replacing=session_id(request)
@@ -143,16 +136,7 @@ class HostPages(Controller):
 
     @post("/logout", status_code=303)
     async def sign_out(self, request: AnyRequest, db: Db) -> Redirect:
-        """End the session on the server, so that no copy of its cookie opens anything."""
-        if (current := session_id(request)) is not None:
-            await end_session(db, current)
-        return Redirect(
-            path=LOGIN_PATH,
-            query_params={"signed_out": "true"},
-            status_code=303,
-            cookies=_cookies(request).cleared(),
-            headers=NO_STORE,
-        )
+        return await signed_out(request, db, LOGIN_PATH)
 
     @get("/", name="host-home")
     async def home(self, request: AnyRequest, db: Db, settings: AppSettings) -> Template | Redirect:

@@ -24,8 +24,6 @@ from takeamoment.api.deps import AppSettings, Db, PathKey
 from takeamoment.connection.credentials import principal_of
 from takeamoment.connection.session import (
     PERSON_SESSION_MAX_AGE_S,
-    SessionCookies,
-    session_cookies,
     session_id,
 )
 from takeamoment.domain.errors import Forbidden, InvalidTransition, NotFound
@@ -37,12 +35,11 @@ from takeamoment.services.access import (
 )
 from takeamoment.services.last_visit import visit
 from takeamoment.services.me import get_me
-from takeamoment.services.sessions import end_session
 from takeamoment.web.csrf import CrossOriginRefused
 from takeamoment.web.my_page import answered_text, my_page
+from takeamoment.web.signing_out import NO_STORE, page_cookies, signed_out
 
 ME_HOME = "/me"
-NO_STORE = {"Cache-Control": "no-store"}
 SERVICE_WORKER = Path(__file__).parent / "static" / "me-sw.js"
 ASK_HOST = "Ask your host for a new sign-in link."
 AnyRequest = Request[Any, Any, Any]
@@ -91,13 +88,6 @@ def _form_expired(request: AnyRequest, refused: PermissionDeniedException) -> Te
         else "This form had expired. Go back, reload the page and try again."
     )
     return _notice("Please try again", message, status=403, back=request.url.path)
-
-
-def _cookies(request: AnyRequest) -> SessionCookies:
-    cookies = session_cookies(request)
-    if cookies is None:  # pragma: no cover - the web plugin installs them with these routes
-        raise RuntimeError("the /me pages need WebPlugin's session cookies; is it installed?")
-    return cookies
 
 
 def _from_another_site(request: AnyRequest) -> Template | None:
@@ -185,7 +175,7 @@ class MePages(Controller):
     @post("/access/{token:str}", status_code=303)
     async def sign_in(self, request: AnyRequest, db: Db, token: PathKey) -> Template | Redirect:
         """Use the link up, open the person's session (ending the browser's earlier one)."""
-        cookies = _cookies(request)
+        cookies = page_cookies(request)
         lifetime = PERSON_SESSION_MAX_AGE_S
         try:
             opened = await sign_in_with_access_link(
@@ -202,16 +192,7 @@ class MePages(Controller):
 
     @post("/logout", status_code=303)
     async def sign_out(self, request: AnyRequest, db: Db) -> Redirect:
-        """End the session on the server, so that no copy of its cookie opens anything."""
-        if (current := session_id(request)) is not None:
-            await end_session(db, current)
-        return Redirect(
-            path=ME_HOME,
-            query_params={"signed_out": "true"},
-            status_code=303,
-            cookies=_cookies(request).cleared(),
-            headers=NO_STORE,
-        )
+        return await signed_out(request, db, ME_HOME)
 
     @post("/bookings/{booking_id:str}/{answer:str}", status_code=303)
     async def answer(
