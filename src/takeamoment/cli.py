@@ -261,6 +261,12 @@ def demo(then_serve: bool, host: str, port: int) -> None:
     """Seed the "Take A Moment" demo event (idempotent) and print a host token and URLs."""
     from takeamoment.demo import seed_demo
 
+    if "TAKEAMOMENT_PUBLIC_URL" not in os.environ:
+        # The printed links, the mails' links and the pages' same-origin checks all name the
+        # public URL: without one set, it is where the demo serves (--host, --port).
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a comparison
+        shown = f"[{shown}]" if ":" in shown else shown  # an IPv6 address in a URL
+        os.environ["TAKEAMOMENT_PUBLIC_URL"] = f"http://{shown}:{port}"
     settings = _settings()
     catcher = _demo_mail_catcher(settings) if then_serve else None
     if catcher is not None:

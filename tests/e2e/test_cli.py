@@ -116,3 +116,17 @@ def test_export_and_import_carry_an_event_to_another_database_and_back(tmp_path:
 
 def _day(document: str) -> str:
     return str(json.loads(document)["starts_at"])[:10]
+
+
+def test_the_demo_names_the_address_it_serves_on_unless_a_public_url_is_set(
+    tmp_path: Path,
+) -> None:
+    env = server_env(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    env.pop("TAKEAMOMENT_PUBLIC_URL", None)
+
+    printed = _run(env, tmp_path, "demo", "--port", "9123").stdout
+    assert "http://127.0.0.1:9123/events/take-a-moment" in printed
+
+    env["TAKEAMOMENT_PUBLIC_URL"] = "https://live.example.org"
+    printed = _run(env, tmp_path, "demo", "--port", "9123").stdout
+    assert "https://live.example.org/events/take-a-moment" in printed

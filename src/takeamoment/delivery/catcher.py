@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import re
 import socket
 import sys
@@ -27,7 +28,7 @@ class _Keep:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.count += 1
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        subject = str(message.get("Subject", "no subject"))
+        subject = str(message.get("Subject", "no subject")).strip()
         name = re.sub(r"[^A-Za-z0-9]+", "-", subject).strip("-")[:60] or "mail"
         path = self.folder / f"{self.count:04d}-{name}.eml"
         path.write_bytes(envelope.content)
@@ -51,6 +52,8 @@ class MailCatcher:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> MailCatcher:
+        # aiosmtpd logs every SMTP conversation at INFO; the console says "mail to …" instead.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         self.controller.start()
         return self
 
