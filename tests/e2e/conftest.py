@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +81,20 @@ def start_server(
         stop_server(process)
         raise
     return process, url
+
+
+def kill_hard(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL: no shutdown hook runs, as when a machine dies."""
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+async def until(predicate: Callable[[], object], limit: float = 60) -> None:
+    """Wait until ``predicate()`` holds, checking every 0.1 s; fail after ``limit`` seconds."""
+    deadline = asyncio.get_running_loop().time() + limit
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:

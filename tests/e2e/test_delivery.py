@@ -10,8 +10,6 @@ the first claim.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.delivery.receivers import MailCatcher, PushService
-from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
+from tests.e2e.conftest import (
+    Server,
+    issue_host_token,
+    kill_hard,
+    server_env,
+    start_server,
+    stop_server,
+    until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +47,6 @@ def push_service() -> Iterator[PushService]:
     service = PushService().start()
     yield service
     service.stop()
-
-
-async def until(predicate: Any, limit: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + limit
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
 
 
 async def world(client: httpx.AsyncClient, server: Server, service: PushService) -> list[Any]:
@@ -104,11 +103,6 @@ async def invite_all(client: httpx.AsyncClient, server: Server, people: list[Any
         assert booked.status_code == 201, booked.text
 
 
-def _kill(process: Any) -> None:
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 async def test_a_kill_between_commit_and_send_loses_nothing_and_sends_nothing_twice(
     db_url: str, tmp_path: Path, mail_catcher: MailCatcher, push_service: PushService
 ) -> None:
@@ -133,7 +127,7 @@ async def test_a_kill_between_commit_and_send_loses_nothing_and_sends_nothing_tw
             push_service.hold()
             await invite_all(client, server, people)  # 40 notices, 80 deliveries committed
         await until(lambda: mail_catcher.held.is_set() or push_service.held.is_set())
-        _kill(process)  # mid-send, with other deliveries claimed or not yet claimed
+        kill_hard(process)  # mid-send, with other deliveries claimed or not yet claimed
         mail_catcher.release()
         push_service.release()
         assert mail_catcher.received() == [] and list(push_service.all_received()) == []

@@ -17,8 +17,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.delivery.receivers import PushService, Subscription
-from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
-from tests.e2e.test_delivery import _kill, push_service, until
+from tests.e2e.conftest import (
+    Server,
+    issue_host_token,
+    kill_hard,
+    server_env,
+    start_server,
+    stop_server,
+    until,
+)
+from tests.e2e.test_delivery import push_service
 
 pytestmark = pytest.mark.slow
 __all__ = ["push_service"]  # the fixture, shared with test_delivery.py
@@ -80,7 +88,7 @@ async def test_a_kill_between_commit_and_send_tells_every_follower_once(
             )
             assert live.status_code == 200, live.text
         await until(push_service.held.is_set)
-        _kill(process)  # mid-send, with other deliveries claimed or not yet claimed
+        kill_hard(process)  # mid-send, with other deliveries claimed or not yet claimed
         push_service.release()
         assert list(push_service.all_received()) == []
 

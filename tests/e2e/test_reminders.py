@@ -7,8 +7,6 @@ seconds for what is due; no assertion is about how fast anything happened.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from tests.e2e.conftest import (
     Server,
     bus_env,
     issue_host_token,
+    kill_hard,
     server_env,
     start_server,
     stop_server,
@@ -132,11 +131,6 @@ async def test_go_live_arrives_at_the_start_and_a_reminder_already_past_is_not_s
     assert await kinds(client, person) == ["booking.invited", "go_live"]
 
 
-def _kill(process: Any) -> None:
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 @pytest.mark.parametrize("grace, late_by, expected", [(60, 3, "sent"), (1, 5, "missed")])
 async def test_after_a_kill_and_restart_a_due_reminder_is_sent_late_once_or_recorded_missed(
     db_url: str, tmp_path: Path, grace: int, late_by: float, expected: str
@@ -148,7 +142,7 @@ async def test_after_a_kill_and_restart_a_due_reminder_is_sent_late_once_or_reco
     try:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             person, _ = await book_confirmed(client, server, starts_in=63)  # reminder in ~3 s
-        _kill(process)  # before the reminder is due
+        kill_hard(process)  # before the reminder is due
         await asyncio.sleep(3 + late_by)
         process, url = start_server(env, tmp_path, port=int(url.rsplit(":", 1)[1]))
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
@@ -205,7 +199,7 @@ async def test_with_two_servers_notices_arrive_once_and_survive_killing_the_sche
                     return any(p["connected"] for s in response.json() for p in s["people"])
 
                 await until(seen_from_the_other_server)  # presence crosses processes via Redis
-                _kill(first)  # the scheduler's process dies before the next reminder is due
+                kill_hard(first)  # the scheduler's process dies before the next reminder is due
                 await until(lambda: _leader(second_url))
                 received.append(await recv(ws, 30))
             await asyncio.sleep(1)
@@ -387,7 +381,7 @@ async def kill_between_two_batches(db_url: str, process: Any) -> int:
                 connection.execute("BEGIN IMMEDIATE")
                 (stored,) = connection.execute(REMINDERS_SQL).fetchone()
                 if stored:
-                    _kill(process)
+                    kill_hard(process)
                 connection.execute("ROLLBACK")
                 if stored:
                     return int(stored)
@@ -402,7 +396,7 @@ async def kill_between_two_batches(db_url: str, process: Any) -> int:
                 await pg.execute("LOCK TABLE notification IN EXCLUSIVE MODE")
                 stored = await pg.fetchval(REMINDERS_SQL)
                 if stored:
-                    _kill(process)
+                    kill_hard(process)
                     return int(stored)
             await asyncio.sleep(0.005)
     finally:

@@ -9,11 +9,8 @@ every webhook, each under the ``webhook-id`` it was committed with, every signat
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +18,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.delivery.webhook_receiver import WebhookReceiver
-from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
+from tests.e2e.conftest import (
+    Server,
+    issue_host_token,
+    kill_hard,
+    server_env,
+    start_server,
+    stop_server,
+    until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -34,13 +39,6 @@ def receiver() -> Iterator[WebhookReceiver]:
     service = WebhookReceiver().start()
     yield service
     service.stop()
-
-
-async def until(predicate: Any, limit: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + limit
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
 
 
 async def world(client: httpx.AsyncClient, server: Server, receiver: WebhookReceiver) -> None:
@@ -96,8 +94,7 @@ async def test_a_kill_between_commit_and_send_loses_no_webhook_message(
             receiver.hold()
             await add_slots(client, server)  # 10 changes, 30 messages committed
         await until(receiver.held.is_set)
-        os.kill(process.pid, signal.SIGKILL)  # mid-send, the others claimed or not yet
-        process.wait()
+        kill_hard(process)  # mid-send, the others claimed or not yet
         receiver.release()
         assert receiver.counts()["received"] == 0
 
