@@ -107,7 +107,7 @@ async def soon_event(client: Client, host_token: str, starts_in: float) -> Any:
 async def test_the_host_sees_each_persons_channels_and_each_notices_deliveries(
     client: Client, host_token: str, push_service: PushService, mail_catcher: MailCatcher
 ) -> None:
-    slot = await soon_event(client, host_token, starts_in=63)  # the reminder is due in ~3 s
+    slot = await soon_event(client, host_token, starts_in=3600)
     ana = await make_person(client, host_token, "ana", email="ana@example.com")
     browser = await subscribe(client, push_service, ana["token"])
     booking = await ok(
@@ -119,6 +119,10 @@ async def test_the_host_sees_each_persons_channels_and_each_notices_deliveries(
         201,
     )
     await ok(await client.post(f"/api/bookings/{booking['id']}/accept", headers=auth(ana["token"])))
+    # Moved once confirmed, so the reminder is owed however long the steps above took.
+    start = datetime.now(UTC) + timedelta(seconds=62)  # the reminder is due in ~2 s
+    moved = {"starts_at": start.isoformat(), "ends_at": (start + timedelta(minutes=30)).isoformat()}
+    await ok(await client.patch(f"/api/slots/{slot['id']}", json=moved, headers=auth(host_token)))
 
     async def reminder_delivered() -> Any:
         rows = await ok(await client.get("/api/events/soon/readiness", headers=auth(host_token)))
@@ -139,9 +143,11 @@ async def test_the_host_sees_each_persons_channels_and_each_notices_deliveries(
     assert reminder["kind"] == "reminder" and reminder["state"] == "sent"
     labels = sorted(d["label"] for d in reminder["deliveries"])
     assert labels[0].startswith("email sent ") and labels[1].startswith("push sent ")
-    assert [m["kind"] for m in browser.received] == ["booking.invited", "reminder"]
-    assert browser.received[1]["body"].startswith("You're on in 1 minute: 'On air', Main Stage")
+    kinds = [m["kind"] for m in browser.received]
+    assert kinds == ["booking.invited", "schedule.changed", "reminder"]
+    assert browser.received[-1]["body"].startswith("You're on in 1 minute: 'On air', Main Stage")
     assert sorted(str(m["Subject"]) for m in mail_catcher.received()) == [
+        "Moved: 'On air'",
         "You're invited: 'On air'",
         "You're on in 1 minute",
     ]

@@ -59,7 +59,13 @@ async def book_confirmed(
         ("/api/events/soon/publish", None),
     ):
         assert (await client.post(path, json=body, headers=headers)).status_code in (200, 201)
-    start = now + timedelta(seconds=starts_in)
+    # Everything but the booking before the slot: its reminder is due within seconds.
+    person = (
+        await client.post(
+            "/api/people", json={"name": "Ana", "handle": "ana", "role": "creator"}, headers=headers
+        )
+    ).json()
+    start = datetime.now(UTC) + timedelta(seconds=starts_in)
     slot_body = {
         "channel": "main",
         "title": "On air",
@@ -67,11 +73,6 @@ async def book_confirmed(
         "ends_at": iso(start + timedelta(minutes=minutes)),
     }
     slot = (await client.post("/api/events/soon/slots", json=slot_body, headers=headers)).json()
-    person = (
-        await client.post(
-            "/api/people", json={"name": "Ana", "handle": "ana", "role": "creator"}, headers=headers
-        )
-    ).json()
     booking = (
         await client.post(
             f"/api/slots/{slot['id']}/bookings",
