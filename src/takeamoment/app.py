@@ -13,8 +13,8 @@ from takeamoment.api.audit import AuditController, bind_audit_actor
 from takeamoment.api.auth import provide_principal, provide_required_principal
 from takeamoment.api.bodies import JsonRequest
 from takeamoment.api.errors import exception_handlers
-from takeamoment.api.events import EventController
-from takeamoment.api.feeds import calendar_route_handlers, settle_uid_domain
+from takeamoment.api.events import PUBLIC_SCHEDULES_KEY, EventController
+from takeamoment.api.feeds import FeedSources, calendar_route_handlers
 from takeamoment.api.follows import FollowController
 from takeamoment.api.health import HealthController
 from takeamoment.api.limits import STORE_NAME, rate_limit_config, rate_limit_store
@@ -25,12 +25,15 @@ from takeamoment.api.push import PushController
 from takeamoment.api.readiness import ReadinessController
 from takeamoment.api.slots import BookingController, SlotController
 from takeamoment.api.webhooks import EventWebhookController, WebhookController
+from takeamoment.connection.auth_limits import STATE_KEY as AUTH_LIMITER_KEY
+from takeamoment.connection.auth_limits import make_limiter
 from takeamoment.db.engine import Database
 from takeamoment.delivery.plugin import DeliveryPlugin
 from takeamoment.logs import app_logging_config
 from takeamoment.realtime.plugin import RealtimePlugin
-from takeamoment.redis_client import Breaker
+from takeamoment.redis_client import Breaker, redis_client
 from takeamoment.scheduler.plugin import SchedulerPlugin
+from takeamoment.services.schedule import PublicSchedules
 from takeamoment.settings import Settings, get_settings
 from takeamoment.web.headers import SecurityHeaders
 from takeamoment.web.openapi import LocalSwaggerUI
@@ -41,17 +44,34 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the ASGI app; nothing connects until the first request."""
     settings = settings or get_settings()
     db = Database(settings.database_url)
+    # One Redis client a process: the bus, presence, both limits and the readiness probe share
+    # its connection pool. One breaker for the paths a request waits on (the limits): after a
+    # failure they stop asking Redis for a few seconds instead of each waiting on it.
+    redis = redis_client(settings.redis_url) if settings.redis_url else None
+    breaker = Breaker()
 
-    def provide_db(state: State) -> Database:
+    realtime = RealtimePlugin(db, settings, redis)
+    scheduler = SchedulerPlugin(db, settings)
+    delivery = DeliveryPlugin(db, settings)
+    # Who hears whom, here and nowhere else: each commit's messages go out on the bus, and every
+    # message this process hears (its own or, through Redis, another's) re-arms the reminders,
+    # wakes the outbox and queues webhooks.
+    db.after_commit = realtime.bus.publish
+    realtime.hub.listeners.extend(
+        [scheduler.reminders.on_message, delivery.worker.on_message, delivery.webhooks.on_message]
+    )
+    feed_sources = FeedSources(db, settings)
+
+    def provide_db() -> Database:
         return db
 
     def provide_settings() -> Settings:
         return settings
 
-    realtime = RealtimePlugin(db, settings)
-
-    async def dispose_db() -> None:
+    async def close_stores() -> None:
         await db.dispose()
+        if redis is not None:
+            await redis.aclose()
 
     rate_limit = rate_limit_config(settings)
     cors = settings.cors_allowed_origins
@@ -81,22 +101,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "caller": Provide(provide_required_principal),
         },
         exception_handlers=exception_handlers,
-        # One breaker for the Redis the request paths ask (limits): after a failure they stop
-        # asking it for a few seconds instead of each waiting on it.
-        state=State({"db": db, "settings": settings, "redis_breaker": Breaker()}),
-        on_startup=[settle_uid_domain],
+        # Made once, here; request paths too hot for injection read them from the state.
+        state=State(
+            {
+                "db": db,
+                "settings": settings,
+                "redis_breaker": breaker,
+                AUTH_LIMITER_KEY: make_limiter(settings, redis, breaker),
+                FeedSources.STATE_KEY: feed_sources,
+                PUBLIC_SCHEDULES_KEY: PublicSchedules(realtime.known),
+            }
+        ),
+        on_startup=[feed_sources.settle],
         after_exception=[log_websocket_failure],
-        on_shutdown=[dispose_db],
-        plugins=[
-            realtime.channels,
-            realtime,
-            SchedulerPlugin(db, realtime.hub, settings),
-            DeliveryPlugin(db, realtime.hub, settings),
-            WebPlugin(settings),
-        ],
+        on_shutdown=[close_stores],  # after every plugin's (they insert theirs first)
+        plugins=[realtime.channels, realtime, scheduler, delivery, WebPlugin(settings)],
         # Outermost first: every answer gets the headers, even a 429.
         middleware=[SecurityHeaders(settings), *([rate_limit.middleware] if rate_limit else [])],
-        stores={STORE_NAME: rate_limit_store(settings)} if rate_limit else None,
+        stores={STORE_NAME: rate_limit_store(settings, redis)} if rate_limit else None,
         cors_config=CORSConfig(allow_origins=cors) if cors else None,
         request_max_body_size=settings.max_body_bytes,
         request_class=JsonRequest,  # bodies not UTF-8 or nested too deep: 400, not 500

@@ -24,19 +24,15 @@ from takeamoment.services.inputs import (
     EventUpdate,
     SlotCreate,
 )
-from takeamoment.services.versions import KnownVersions
 from takeamoment.services.views import ChannelPublic, EventPublic, SchedulePublic, SlotPublic
 from takeamoment.settings import Settings
 
+PUBLIC_SCHEDULES_KEY = "public_schedules"
+
 
 def public_schedules(state: State) -> schedule.PublicSchedules:
-    """This app's cache of public schedules, made on first use (it trusts what the real-time
-    plugin's ``known_versions`` trusts)."""
-    cache = state.get("public_schedules")
-    if not isinstance(cache, schedule.PublicSchedules):
-        known = state.get("known_versions")
-        cache = schedule.PublicSchedules(known if known is not None else KnownVersions())
-        state["public_schedules"] = cache
+    """This app's cache of public schedules (made by ``create_app``)."""
+    cache: schedule.PublicSchedules = state[PUBLIC_SCHEDULES_KEY]
     return cache
 
 

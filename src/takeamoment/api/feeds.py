@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Litestar, Request, Response, route
+from litestar import Controller, Request, Response, route
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
@@ -32,7 +32,7 @@ from litestar.types import (
     Send,
 )
 
-from takeamoment.api.deps import AppSettings, Db, PathKey
+from takeamoment.api.deps import Db, PathKey
 from takeamoment.api.errors import NOT_FOUND_ERRORS, GoneDoc
 from takeamoment.calendar.cache import FeedCache, RenderedFeed
 from takeamoment.calendar.conditional import accepts_gzip, is_not_modified
@@ -53,8 +53,6 @@ PUBLIC_CACHE_CONTROL = "public, max-age=60"
 PRIVATE_CACHE_CONTROL = "private, max-age=60"
 # Only for bench/feeds.py: serve a directory at /_bench/static, to compare with a static file.
 BENCH_STATIC_DIR_VARIABLE = "TAKEAMOMENT_BENCH_STATIC_DIR"
-_UID_DOMAIN_KEY = "uid_domain"
-_FEED_URLS_KEY = "feed_urls"
 GET_AND_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 
 Cache = NamedDependency[FeedCache]
@@ -63,39 +61,46 @@ Urls = NamedDependency[FeedUrls]
 FilterText = Annotated[str | None, QueryParameter(pattern=r"^[^\x00-\x1f\x7f]{1,64}$")]
 
 
+class FeedSources:
+    """This process's feed cache and feed URLs, made once by ``create_app`` (``STATE_KEY``).
+
+    The URLs need the UID domain, which lives in the database: it is looked up at start-up, or
+    by the first feed request if the database was away then, and kept for the process's life.
+    """
+
+    STATE_KEY = "feeds"
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.cache = FeedCache()
+        self._urls: FeedUrls | None = None
+
+    async def urls(self) -> FeedUrls:
+        if self._urls is None:
+            domain = await uid_domain(self.db, self.settings.uid_domain, self.settings.public_url)
+            self._urls = FeedUrls(self.settings.public_url, domain)
+        return self._urls
+
+    async def settle(self) -> None:
+        """At start-up: store the public URL's host as the UID domain if none is stored yet."""
+        try:
+            await self.urls()
+        except Exception:  # the database may be away at start: the first feed request settles it
+            logger.warning("could not settle the iCalendar UID domain at start-up", exc_info=True)
+
+
+def feed_sources(state: State) -> FeedSources:
+    sources: FeedSources = state[FeedSources.STATE_KEY]
+    return sources
+
+
 def provide_feed_cache(state: State) -> FeedCache:
-    """One cache per application, made on first use."""
-    cache = state.get("feed_cache")
-    if not isinstance(cache, FeedCache):
-        cache = FeedCache()
-        state["feed_cache"] = cache
-    return cache
+    return feed_sources(state).cache
 
 
-async def resolve_uid_domain(state: State, db: Database, settings: Settings) -> str:
-    """The UID domain: looked up (and stored the first time) once per process."""
-    known = state.get(_UID_DOMAIN_KEY)
-    if isinstance(known, str):
-        return known
-    domain = await uid_domain(db, settings.uid_domain, settings.public_url)
-    state[_UID_DOMAIN_KEY] = domain
-    return domain
-
-
-async def provide_feed_urls(state: State, db: Db, settings: AppSettings) -> FeedUrls:
-    urls = state.get(_FEED_URLS_KEY)
-    if not isinstance(urls, FeedUrls):  # made once: every feed request needs it
-        urls = FeedUrls(settings.public_url, await resolve_uid_domain(state, db, settings))
-        state[_FEED_URLS_KEY] = urls
-    return urls
-
-
-async def settle_uid_domain(app: Litestar) -> None:
-    """At start-up: store the public URL's host as the UID domain if none is stored yet."""
-    try:
-        await resolve_uid_domain(app.state, app.state.db, app.state.settings)
-    except Exception:  # the database may be away at start: the first feed request settles it
-        logger.warning("could not settle the iCalendar UID domain at start-up", exc_info=True)
+async def provide_feed_urls(state: State) -> FeedUrls:
+    return await feed_sources(state).urls()
 
 
 class FeedResponse(Response[bytes]):
@@ -164,11 +169,10 @@ async def event_feed_response(
     # No injected dependencies: resolving them (a task group per request) cost more than
     # serving a cached feed (bench/http_servers.py). Same objects, from the app's state.
     state = request.app.state
-    db: Database = state.db
-    feed_urls = await provide_feed_urls(state, db, state.settings)
+    sources = feed_sources(state)
     known = state.get("known_versions")  # trusted versions (the real-time plugin's)
     feed = await feeds.event_feed(
-        db, provide_feed_cache(state), slug, feed_filter, feed_urls, known
+        sources.db, sources.cache, slug, feed_filter, await sources.urls(), known
     )
     return feed_response(request, feed, PUBLIC_CACHE_CONTROL)
 

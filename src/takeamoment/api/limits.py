@@ -25,11 +25,12 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.middleware.rate_limit import RateLimitConfig, RateLimitMiddleware
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from takeamoment.api.errors import http_error
 from takeamoment.connection.address import peer_address
-from takeamoment.redis_client import Breaker, redis_client
+from takeamoment.redis_client import Breaker
 from takeamoment.settings import Settings
 
 if TYPE_CHECKING:
@@ -111,12 +112,12 @@ def rate_limit_config(settings: Settings) -> RateLimitConfig | None:
     )
 
 
-def rate_limit_store(settings: Settings) -> Store:
+def rate_limit_store(settings: Settings, redis: Redis | None) -> Store:
     """Where the counts live: Redis (shared by the deployment's processes) or this process."""
-    if settings.redis_url:
+    if redis is not None:
         return RedisStore(
-            redis_client(settings.redis_url),
+            redis,
             namespace=f"{settings.bus_channel}:rate_limit",
-            handle_client_shutdown=True,  # the store closes its client when the app stops
+            handle_client_shutdown=False,  # the process's one client: ``create_app`` closes it
         )
     return MemoryStore()

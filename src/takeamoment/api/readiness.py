@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from takeamoment.api.auth import host_only
 from takeamoment.api.deps import Db, PathKey
@@ -21,6 +21,7 @@ class ReadinessController(Controller):
         summary="Upcoming slots: who confirmed, was reminded, is connected",
         raises=[*AUTH_ERRORS, *NOT_FOUND_ERRORS],
     )
-    async def readiness(self, db: Db, state: State, slug: PathKey) -> list[SlotReadiness]:
-        presence: PresenceReader = state.presence
+    async def readiness(
+        self, db: Db, presence: NamedDependency[PresenceReader], slug: PathKey
+    ) -> list[SlotReadiness]:
         return await event_readiness(db, slug, presence.connected)

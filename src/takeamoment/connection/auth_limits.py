@@ -38,7 +38,7 @@ from takeamoment.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-_STATE_KEY = "auth_limiter"
+STATE_KEY = "auth_limiter"
 _MAX_TRACKED_ADDRESSES = 10_000  # past this, forget expired windows before adding more
 STORE_TIMEOUT_S = 0.5  # the longest a request waits on the counters (Redis)
 
@@ -183,12 +183,8 @@ def make_limiter(
 
 
 def auth_limiter(connection: AnyConnection) -> AuthLimiter:
-    """The app's limiter, made on first use from its settings and its Redis client (if any)."""
-    state = connection.app.state
-    limiter = state.get(_STATE_KEY)
-    if not isinstance(limiter, AuthLimiter):
-        limiter = make_limiter(state.settings, state.get("redis"), state.get("redis_breaker"))
-        state[_STATE_KEY] = limiter
+    """The app's limiter (made by ``create_app`` with :func:`make_limiter`)."""
+    limiter: AuthLimiter = connection.app.state[STATE_KEY]
     return limiter
 
 

@@ -15,7 +15,6 @@ from takeamoment.delivery.push import PushSender
 from takeamoment.delivery.webhook_worker import WebhookWorker
 from takeamoment.delivery.webhooks import WebhookSender
 from takeamoment.delivery.worker import DeliveryWorker, Mailer
-from takeamoment.realtime.hub import Hub
 from takeamoment.services.follows import UnfollowLinks
 from takeamoment.services.mail_links import MailLinks
 from takeamoment.services.outbox import configure
@@ -30,9 +29,10 @@ def mail_from(settings: Settings) -> str:
 
 
 class DeliveryPlugin(InitPluginProtocol):
-    """Push and email for every notice; list it after the real-time plugin (it hears the hub)."""
+    """Push, email and webhooks; list it after the real-time plugin, and let the hub's messages
+    reach ``worker.on_message`` and ``webhooks.on_message`` (``create_app`` does)."""
 
-    def __init__(self, db: Database, hub: Hub, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
         configure(db, public_url=settings.public_url, email=bool(settings.smtp_url))
@@ -52,7 +52,6 @@ class DeliveryPlugin(InitPluginProtocol):
         self.worker.unfollow_links = UnfollowLinks(
             settings.resolved_secret_key(), settings.public_url
         )
-        hub.listeners.append(self.worker.on_message)
         sender = WebhookSender(
             SecretBox(settings.resolved_secret_key()),
             allow_private=settings.outbound_allow_private,
@@ -67,7 +66,6 @@ class DeliveryPlugin(InitPluginProtocol):
             max_attempts=settings.webhook_max_attempts,
             first_retry_seconds=settings.webhook_first_retry_seconds,
         )
-        hub.listeners.append(self.webhooks.on_message)
 
     async def _prepare(self) -> None:
         """Load (or make, the first time) the VAPID key: on first use, when the database is up."""

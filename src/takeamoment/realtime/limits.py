@@ -18,7 +18,7 @@ from litestar import Litestar, WebSocket
 from takeamoment.connection.address import peer_address
 from takeamoment.realtime.protocol import CLOSE_TRY_AGAIN
 
-_STATE_KEY = "ws_connections"
+STATE_KEY = "ws_connections"
 
 
 class ConnectionCounter:
@@ -47,11 +47,8 @@ class ConnectionCounter:
 
 
 def connection_counter(app: Litestar) -> ConnectionCounter:
-    """This app's counter, made on first use from its settings."""
-    counter: ConnectionCounter | None = app.state.get(_STATE_KEY)
-    if counter is None:
-        counter = ConnectionCounter(app.state.settings.ws_max_per_client)
-        app.state[_STATE_KEY] = counter
+    """This app's counter (the real-time plugin's)."""
+    counter: ConnectionCounter = app.state[STATE_KEY]
     return counter
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from takeamoment.services.views import PersonPublic, person_public
 ConnectedLookup = Callable[[list[str]], Awaitable[set[str]]]
 
 
+@runtime_checkable
 class PresenceReader(Protocol):
     """The read side of presence, for the readiness route: ``realtime/presence.py`` answers it
     (across every process), and routes that are no WebSocket code need only this."""
