@@ -80,13 +80,23 @@ async def _truncate(url: str) -> None:
     await engine.dispose()
 
 
+def sqlite_copy(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty SQLite database of the test's own."""
+    path = tmp_path / "test.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite+aiosqlite:///{path}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
-    """A migrated, empty database: once SQLite, once PostgreSQL."""
+    """A migrated, empty database: once SQLite, once PostgreSQL.
+
+    A module whose behaviour does not depend on the database (the connection, the terminal
+    board, the session cookie) overrides this with :func:`sqlite_copy` alone: the second run
+    would cost a server start per test and check nothing more.
+    """
     if request.param == "sqlite":
-        path = tmp_path / "test.db"
-        shutil.copy(sqlite_template, path)
-        yield f"sqlite+aiosqlite:///{path}"
+        yield sqlite_copy(tmp_path, sqlite_template)
     else:
         url: str = request.getfixturevalue("pg_database")
         asyncio.run(_truncate(url))

@@ -11,12 +11,15 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
+from takeamoment.db.engine import Database
+from takeamoment.services.auth import issue_host_token as issue_in_process
 from tests.conftest import skip_or_fail
 
 BIN = Path(sys.executable).parent / "takeamoment"
@@ -107,6 +110,27 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 
 
 def issue_host_token(env: dict[str, str], cwd: Path) -> str:
+    """A host token for the server's database, issued in this process as `token issue` does.
+
+    Starting a Python process per test to issue one cost a second of CPU a test; the command
+    itself is tested (``issue_host_token_with_cli``, ``tests/e2e/test_cli.py``,
+    ``tests/e2e/test_tokens_cli.py``). Run in a thread of its own: tests call this from inside
+    their event loop too.
+    """
+
+    async def issue() -> str:
+        db = Database(env["TAKEAMOMENT_DATABASE_URL"])
+        try:
+            return await issue_in_process(db, "E2E Host")
+        finally:
+            await db.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, issue()).result()
+
+
+def issue_host_token_with_cli(env: dict[str, str], cwd: Path) -> str:
+    """A host token issued by ``takeamoment token issue``: its last line of output."""
     result = subprocess.run(
         [str(BIN), "token", "issue", "--role", "host", "--name", "E2E Host"],
         env=env,

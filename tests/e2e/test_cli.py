@@ -12,13 +12,13 @@ from litestar.testing import AsyncTestClient
 
 from takeamoment.app import create_app
 from takeamoment.settings import Settings
-from tests.e2e.conftest import BIN, Server, issue_host_token, server_env
+from tests.e2e.conftest import BIN, Server, issue_host_token_with_cli, server_env
 
 
 def test_token_issue_prints_a_prefixed_token_alone_on_the_last_line(
     db_url: str, tmp_path: Path
 ) -> None:
-    token = issue_host_token(server_env(db_url), tmp_path)
+    token = issue_host_token_with_cli(server_env(db_url), tmp_path)
     assert token.startswith("tam_") and " " not in token and len(token) > 40
 
 

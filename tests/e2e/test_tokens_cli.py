@@ -19,7 +19,7 @@ from takeamoment.db.migrate import alembic_config
 from takeamoment.services.tokens import hash_token
 from takeamoment.settings import Settings
 from tests.e2e.conftest import BIN, server_env, start_server, stop_server
-from tests.e2e.conftest import issue_host_token as issue
+from tests.e2e.conftest import issue_host_token_with_cli as issue
 
 
 def takeamoment(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
