@@ -19,8 +19,9 @@ from takeamoment.services.changes import record_change
 from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate
 from takeamoment.services.people_rules import recheck_event_bookings
 from takeamoment.services.removal import remove_slots
-from takeamoment.services.schedule import event_public, visible_event
+from takeamoment.services.schedule import event_public
 from takeamoment.services.views import ChannelPublic, EventPublic, channel_view, event_view
+from takeamoment.services.visibility import PUBLISHED, sees_drafts, visible_event
 from takeamoment.services.webhooks import remove_event_webhooks
 
 
@@ -48,8 +49,8 @@ async def list_events(
     """Published events by start; hosts also see drafts."""
     async with db.read() as session:
         query = select(Event).order_by(col(Event.starts_at), col(Event.slug))
-        if not (principal and principal.is_host):
-            query = query.where(Event.status == "published")
+        if not sees_drafts(principal):
+            query = query.where(Event.status == PUBLISHED)
         events = list((await session.execute(query)).scalars())
         return [await event_public(session, event, public_url) for event in events]
 

@@ -46,7 +46,6 @@ from takeamoment.db.queries import (
     find_person_by_feed_token_hash,
     get_channel,
     get_channels,
-    get_event,
     person_feed_bookings,
     person_feed_version,
     slot_change_times,
@@ -57,6 +56,7 @@ from takeamoment.domain.slot_states import times_on_air
 from takeamoment.services.live import CANCELLED_BOOKING
 from takeamoment.services.tokens import hash_token
 from takeamoment.services.versions import KnownVersions
+from takeamoment.services.visibility import visible_event
 
 logger = logging.getLogger(__name__)
 
@@ -142,9 +142,7 @@ async def event_feed(
 async def _published_event(
     session: AsyncSession, slug: str, feed_filter: FeedFilter
 ) -> tuple[Event, Channel | None]:
-    event = await get_event(session, slug)
-    if event.status != "published":
-        raise NotFound("event", slug)
+    event = await visible_event(session, slug)
     if feed_filter.channel is None:
         return event, None
     return event, await get_channel(session, event.id, feed_filter.channel)

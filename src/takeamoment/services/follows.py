@@ -24,7 +24,7 @@ from sqlmodel import SQLModel, col, select
 from takeamoment.db.engine import Database
 from takeamoment.db.events import Channel, Event
 from takeamoment.db.follows import EVENT_TARGET, Follow, FollowDelivery, FollowNotice
-from takeamoment.db.queries import get_channel, get_event
+from takeamoment.db.queries import get_channel
 from takeamoment.db.slots import Slot
 from takeamoment.db.types import new_id, utcnow
 from takeamoment.domain.errors import NotFound
@@ -32,6 +32,7 @@ from takeamoment.services.inputs import RequestBody
 from takeamoment.services.outbound import resolve
 from takeamoment.services.outbox import DEFAULT_PUBLIC_URL, PUBLIC_URL_KEY, public_link
 from takeamoment.services.push_subscriptions import PushSubscriptionInput
+from takeamoment.services.visibility import visible_event
 
 # What followers hear about: the host's own go-live and cancel (not a reopen), never the clock.
 FOLLOWED_COMMANDS = frozenset({"go_live", "cancel"})
@@ -108,9 +109,7 @@ async def follow(
     endpoint_hash = hashlib.sha256(endpoint.encode()).hexdigest()
 
     async def work(session: AsyncSession) -> FollowCreated:
-        event = await get_event(session, slug)
-        if event.status != "published":
-            raise NotFound("event", slug)
+        event = await visible_event(session, slug)
         row = Follow(
             event_id=event.id,
             target=EVENT_TARGET,

@@ -48,6 +48,7 @@ from takeamoment.services.views import (
     slot_view,
     slot_view_for_host,
 )
+from takeamoment.services.visibility import check_visible, sees_drafts
 
 # Slots whose times may still change: a live slot may be extended, a finished one is history.
 MOVABLE_STATUSES = ("scheduled", "live")
@@ -200,9 +201,8 @@ async def get_slot_view(db: Database, slot_id: str, principal: Principal | None)
     async with db.read() as session:
         slot = await get_slot(session, slot_id)
         event = await get_event_by_id(session, slot.event_id)
-        is_host = principal is not None and principal.is_host
-        if event.status != "published" and not is_host:
-            raise NotFound("slot", slot_id)
+        is_host = sees_drafts(principal)
+        check_visible(event, drafts=is_host, hidden=NotFound("slot", slot_id))
         channel = await get_channel(session, event.id, slot.channel_id)
         rows = (await bookings_with_people(session, [slot.id]))[slot.id]
         if is_host:
