@@ -145,7 +145,7 @@ def _next_minute(moment: datetime) -> datetime:
 def _place(slot: Slot, event: Event) -> PlacedSlot:
     return PlacedSlot(
         slot_id=slot.id,
-        interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+        interval=Interval.of(slot),
         label=slot_name(slot, event),
     )
 
@@ -162,7 +162,7 @@ def _ensure_movable(plan: DelayPlan, slots: dict[str, Slot], event: Event) -> No
 
 
 def _ensure_inside_event(plan: DelayPlan, slots: dict[str, Slot], event: Event) -> None:
-    window = Interval(starts_at=event.starts_at, ends_at=event.ends_at)
+    window = Interval.of(event)
     outside = [
         slot_name(slots[move.slot_id], event)
         for move in plan.moves

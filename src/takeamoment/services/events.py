@@ -85,11 +85,7 @@ async def update_event(db: Database, slug: str, data: EventUpdate, public_url: s
             ends_at=fields.get("ends_at", event.ends_at),
         )
         slots = [s for s in await event_slots(session, event.id) if s.status != "cancelled"]
-        outside = [
-            s.id
-            for s in slots
-            if not window.contains(Interval(starts_at=s.starts_at, ends_at=s.ends_at))
-        ]
+        outside = [s.id for s in slots if not window.contains(Interval.of(s))]
         if outside:
             raise InvalidSchedule(f"slots {', '.join(outside)} would lie outside the event")
         for name, value in changed.items():

@@ -249,7 +249,7 @@ async def _ensure_people_fit(
 
 
 def _restored_times(slot: Slot, booking: Booking) -> dict[str, Any]:
-    interval = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+    interval = Interval.of(slot)
     return {
         "restored": True,
         "booking_status": booking.status,

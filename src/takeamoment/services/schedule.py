@@ -38,7 +38,7 @@ async def event_public(session: AsyncSession, event: Event, public_url: str) -> 
 
 def slot_name(slot: Slot, event: Event, at: Interval | None = None) -> str:
     """The slot as messages name it: its title and its times (or ``at``) in the event's zone."""
-    times = at or Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+    times = at or Interval.of(slot)
     return slot_label(slot.title, times.starts_at, times.ends_at, event.timezone)
 
 

@@ -56,10 +56,8 @@ MOVABLE_STATUSES = ("scheduled", "live")
 
 async def ensure_fits(session: AsyncSession, event: Event, slot: Slot) -> None:
     """Raise unless the slot lies in the event and leaves its channel free of overlaps."""
-    interval = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
-    problem = check_inside_event(
-        interval, Interval(starts_at=event.starts_at, ends_at=event.ends_at)
-    )
+    interval = Interval.of(slot)
+    problem = check_inside_event(interval, Interval.of(event))
     if problem:
         raise InvalidSchedule(problem)
     neighbours = await channel_slots_between(session, slot.channel_id, slot.starts_at, slot.ends_at)
@@ -68,7 +66,7 @@ async def ensure_fits(session: AsyncSession, event: Event, slot: Slot) -> None:
         [
             PlacedSlot(
                 slot_id=n.id,
-                interval=Interval(starts_at=n.starts_at, ends_at=n.ends_at),
+                interval=Interval.of(n),
                 label=slot_name(n, event),
             )
             for n in neighbours
@@ -121,7 +119,7 @@ async def update_slot(db: Database, slot_id: str, data: SlotUpdate) -> SlotPubli
             return await slot_public(session, event, slot)
         # Another lane is a move like another time: the same rules, the same notices.
         moved = bool({"starts_at", "ends_at", "channel_id"} & changed.keys())
-        previous = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+        previous = Interval.of(slot)
         previous_channel = slot.channel_id
         check_edit(
             slot.status,
