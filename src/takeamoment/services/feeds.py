@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from takeamoment import urls as paths
 from takeamoment.calendar.cache import Built, FeedCache, RenderedFeed
 from takeamoment.calendar.model import (
     BookingStatus,
@@ -204,7 +205,8 @@ async def _event_calendar(
         uid=_calendar_uid("calendar", event.id, query, urls.uid_domain),
         name=f"{event.title} ({label})" if label else event.title,
         description=event.description,
-        source_url=f"{shared.page_url}/calendar.ics" + (f"?{query}" if query else ""),
+        source_url=paths.link(urls.public_url, paths.event_calendar(event.slug))
+        + (f"?{query}" if query else ""),
         page_url=shared.page_url,
         uid_domain=urls.uid_domain,
         changed_at=max([event.updated_at, *(entry.changed_at for entry in entries)]),
@@ -244,7 +246,7 @@ async def person_feed(
         version = await person_feed_version(session, person.id, PERSON_FEED_STATUSES)
     # The token is part of the feed (its SOURCE), so a rotated URL is a different feed.
     identity = ("person", person.id, token_hash, urls)
-    source_url = f"{urls.public_url}/feeds/{feed_token}.ics"
+    source_url = paths.link(urls.public_url, paths.person_feed(feed_token))
 
     async def build() -> Built:
         async with db.read() as session:
@@ -328,7 +330,7 @@ def event_info(event: Event, public_url: str) -> EventInfo:
         id=event.id,
         title=event.title,
         timezone=event.timezone,
-        page_url=f"{public_url}/events/{event.slug}",
+        page_url=paths.link(public_url, paths.event_page(event.slug)),
         hashtags=tuple(event.hashtags),
         safety_resources=tuple(_safety_resource(r) for r in event.safety_resources),
         reminder_minutes=tuple(event.reminder_minutes),

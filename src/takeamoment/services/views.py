@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import SerializeAsAny
 from sqlmodel import SQLModel
 
+from takeamoment import urls
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.people import Person
 from takeamoment.db.slots import Booking, Slot
@@ -193,8 +194,8 @@ class AvailabilityWindowView(SQLModel):
 
 
 def event_view(event: Event, channels: list[Channel], public_url: str) -> EventPublic:
-    page_url = f"{public_url}/events/{event.slug}"
-    calendar_url = f"{public_url}/events/{event.slug}/calendar.ics"
+    page_url = urls.link(public_url, urls.event_page(event.slug))
+    calendar_url = urls.link(public_url, urls.event_calendar(event.slug))
     return EventPublic(
         id=event.id,
         slug=event.slug,
@@ -212,7 +213,7 @@ def event_view(event: Event, channels: list[Channel], public_url: str) -> EventP
         last_seq=event.last_seq,
         page_url=page_url,
         calendar_url=calendar_url,
-        webcal_url="webcal://" + calendar_url.split("://", 1)[1],
+        webcal_url=urls.webcal(calendar_url),
         created_at=event.created_at,
         updated_at=event.updated_at,
     )

@@ -17,6 +17,7 @@ from takeamoment.domain.now_next import now_and_next
 from takeamoment.domain.slot_states import times_on_air
 from takeamoment.services.inputs import is_http_url
 from takeamoment.services.views import EventPublic, SafetyResource, SlotPublic
+from takeamoment.urls import webcal
 
 # What a viewer can read about any slot's state (never colour alone).
 STATUS_LABELS = {
@@ -73,11 +74,6 @@ def status_label(slot: SlotPublic) -> str:
 def hashtag(tag: str) -> str:
     """A tag or hashtag as shown: with exactly one ``#`` (stored without)."""
     return "#" + tag.lstrip("#")
-
-
-def webcal(url: str) -> str:
-    """The ``webcal://`` form of an HTTP(S) feed URL, which calendar apps subscribe to."""
-    return "webcal://" + url.split("://", 1)[1]
 
 
 def channel_boards(
