@@ -52,9 +52,10 @@ from takeamoment.db.queries import (
     slot_change_times,
 )
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
+from takeamoment.domain import booking_states
+from takeamoment.domain.booking_states import TAKEN_OFF_STATUSES
 from takeamoment.domain.errors import Gone, NotFound
 from takeamoment.domain.slot_states import times_on_air
-from takeamoment.services.live import CANCELLED_BOOKING
 from takeamoment.services.tokens import hash_token
 from takeamoment.services.versions import KnownVersions
 from takeamoment.services.visibility import visible_event
@@ -66,8 +67,11 @@ REFRESH_INTERVAL = timedelta(minutes=15)
 # A person's feed: their active bookings, and those that ended on the host's side (the slot was
 # cancelled, the host removed them, a forced delay released them), so such a session stays in
 # their calendar as CANCELLED instead of silently vanishing.
-TAKEN_OFF_STATUSES = ("removed", "conflicted")
-PERSON_FEED_STATUSES = (*ACTIVE_BOOKING_STATUSES, CANCELLED_BOOKING, *TAKEN_OFF_STATUSES)
+PERSON_FEED_STATUSES: tuple[booking_states.BookingStatus, ...] = (
+    *ACTIVE_BOOKING_STATUSES,
+    "cancelled",
+    *TAKEN_OFF_STATUSES,
+)
 _UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -317,7 +321,7 @@ async def _person_calendar(
 
 def _feed_status(booking: Booking) -> BookingStatus:
     # Taken off the slot reads as cancelled in the owner's calendar: for them it is.
-    if booking.status in (CANCELLED_BOOKING, *TAKEN_OFF_STATUSES):
+    if booking.status == "cancelled" or booking.status in TAKEN_OFF_STATUSES:
         return "cancelled"
     return "confirmed" if booking.status == "confirmed" else "invited"
 

@@ -23,8 +23,7 @@ from takeamoment.db.queries import bookings_with_people, event_slots, get_channe
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
 from takeamoment.db.types import utcnow
 from takeamoment.domain.reminders import notices_for
-from takeamoment.domain.slot_states import is_overdue
-from takeamoment.services.reminders import ARMABLE_SLOT_STATUSES
+from takeamoment.domain.slot_states import OPEN_SLOT_STATUSES, is_overdue
 from takeamoment.services.views import PersonPublic, person_public
 
 ConnectedLookup = Callable[[list[str]], Awaitable[set[str]]]
@@ -95,9 +94,7 @@ async def event_readiness(
     async with db.read() as session:
         event = await get_event(session, slug)
         channels = {c.id: c.slug for c in await get_channels(session, event.id)}
-        slots = [
-            s for s in await event_slots(session, event.id) if s.status in ARMABLE_SLOT_STATUSES
-        ]
+        slots = [s for s in await event_slots(session, event.id) if s.status in OPEN_SLOT_STATUSES]
         bookings = await bookings_with_people(
             session, [s.id for s in slots], (*ACTIVE_BOOKING_STATUSES, "declined")
         )

@@ -36,13 +36,12 @@ from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
 from takeamoment.domain.prompts import ChannelSlot, prompt_at
 from takeamoment.domain.reminders import DueNotice, notices_for, verdict
+from takeamoment.domain.slot_states import OPEN_SLOT_STATUSES
 from takeamoment.services.changes import record_change
 from takeamoment.services.notifications import NoticeDraft, notify_many, recorded_keys
 from takeamoment.services.prompts import channel_slot, channels_at, prompt_draft
 from takeamoment.services.schedule import slot_public
 from takeamoment.services.views import slot_view
-
-ARMABLE_SLOT_STATUSES = ("scheduled", "live")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +80,7 @@ async def owed_notices(db: Database, not_before: datetime) -> list[OwedNotice]:
     async with db.read() as session:
         # Slots and events as rows (a few hundred), the bookings as plain columns (up to tens of
         # thousands): loading each booking as an entity made re-arming 20,000 take seconds.
-        armable = (col(Slot.status).in_(ARMABLE_SLOT_STATUSES), col(Slot.starts_at) >= not_before)
+        armable = (col(Slot.status).in_(OPEN_SLOT_STATUSES), col(Slot.starts_at) >= not_before)
         of_slots = select(Slot, Event).join(Event, col(Event.id) == Slot.event_id).where(*armable)
         slots = {slot.id: (slot, event) for slot, event in (await session.execute(of_slots)).all()}
         in_slots = col(Booking.slot_id).in_(select(Slot.id).where(*armable))
@@ -214,7 +213,7 @@ class _Burst:
             booking, slot = found.get(key.booking_id, (None, None))
             if booking is None or slot is None or booking.status != "confirmed":
                 continue
-            if slot.status not in ARMABLE_SLOT_STATUSES or slot.event_id not in events:
+            if slot.status not in OPEN_SLOT_STATUSES or slot.event_id not in events:
                 continue
             event = events[slot.event_id]
             owed = [

@@ -51,7 +51,6 @@ from takeamoment.services.views import (
 from takeamoment.services.visibility import check_visible, sees_drafts
 
 # Slots whose times may still change: a live slot may be extended, a finished one is history.
-MOVABLE_STATUSES = ("scheduled", "live")
 
 
 async def ensure_fits(session: AsyncSession, event: Event, slot: Slot) -> None:

@@ -19,6 +19,7 @@ from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.people import Person
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
+from takeamoment.domain.booking_states import is_active
 from takeamoment.domain.slot_states import is_overdue
 
 
@@ -307,7 +308,7 @@ def slot_view_for_host(
         bookings=[
             SlotBookingForHost(id=b.id, person=person_public(p), role=b.role, status=b.status)
             for b, p in bookings
-            if b.status in ("invited", "confirmed")
+            if is_active(b.status)
         ],
     )
 
