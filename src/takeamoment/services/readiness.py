@@ -22,7 +22,7 @@ from takeamoment.db.people import Person
 from takeamoment.db.queries import bookings_with_people, event_slots, get_channels, get_event
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
 from takeamoment.db.types import utcnow
-from takeamoment.domain.reminders import notices_for
+from takeamoment.domain.reminders import notices_for, still_owed
 from takeamoment.domain.slot_states import OPEN_SLOT_STATUSES, is_overdue
 from takeamoment.services.views import PersonPublic, person_public
 
@@ -168,8 +168,8 @@ def _notices(
                 )
             )
         stored = recorded.get((booking.id, notice.kind, notice.due_at))
-        if stored is None and notice.kind == "reminder" and slot.status == "live":
-            continue  # not owed any more: the slot is on air
+        if stored is None and not still_owed(notice, slot.status):
+            continue  # never sent, and not owed any more: the slot is on air
         state: Literal["pending", "sent", "missed"] = (
             "pending" if stored is None else "missed" if stored.missed else "sent"
         )
