@@ -84,16 +84,16 @@ class DemoSummary:
     def build(
         cls, public_url: str, event: EventPublic, *, host_token: str, created: bool
     ) -> DemoSummary:
-        calendar_url = urls.link(public_url, urls.event_calendar(event.slug))
+        calendar_url = urls.absolute(public_url, urls.event_calendar(event.slug))
         return cls(
             host_token=host_token,
             event_slug=event.slug,
             event_day=event.starts_at.astimezone(ZoneInfo(event.timezone)).date(),
             created=created,
             published=event.status == "published",
-            viewer_url=urls.link(public_url, urls.event_page(event.slug)),
-            host_url=urls.link(public_url, urls.host_console(event.slug)),
-            schedule_url=urls.link(public_url, urls.event_schedule_api(event.slug)),
+            viewer_url=urls.absolute(public_url, urls.event_page(event.slug)),
+            host_url=urls.absolute(public_url, urls.host_console(event.slug)),
+            schedule_url=urls.absolute(public_url, urls.event_schedule_api(event.slug)),
             calendar_url=calendar_url,
             webcal_url=urls.webcal(calendar_url),
         )

@@ -2,7 +2,7 @@
 
 Pages, feeds, notices, emails, pushes, webhooks and the calendar build their links here, so a
 path cannot drift between the page that serves it and the message that points at it. Paths are
-relative to the public URL (``TAKEAMOMENT_PUBLIC_URL``); ``link`` makes one absolute. The routes
+relative to the public URL (``TAKEAMOMENT_PUBLIC_URL``); ``absolute`` makes one absolute. The routes
 that serve them are declared where they are handled (``web/``, ``api/``).
 """
 
@@ -19,7 +19,7 @@ FOLLOWS_PREFIX = "/follows/"
 HELP_ANCHOR = "#help"
 
 
-def link(public_url: str, path: str) -> str:
+def absolute(public_url: str, path: str) -> str:
     """The absolute URL of ``path`` under the public URL."""
     return f"{public_url.rstrip('/')}{path}"
 

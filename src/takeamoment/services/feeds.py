@@ -209,7 +209,7 @@ async def _event_calendar(
         uid=_calendar_uid("calendar", event.id, query, urls.uid_domain),
         name=f"{event.title} ({label})" if label else event.title,
         description=event.description,
-        source_url=paths.link(urls.public_url, paths.event_calendar(event.slug))
+        source_url=paths.absolute(urls.public_url, paths.event_calendar(event.slug))
         + (f"?{query}" if query else ""),
         page_url=shared.page_url,
         uid_domain=urls.uid_domain,
@@ -250,7 +250,7 @@ async def person_feed(
         version = await person_feed_version(session, person.id, PERSON_FEED_STATUSES)
     # The token is part of the feed (its SOURCE), so a rotated URL is a different feed.
     identity = ("person", person.id, token_hash, urls)
-    source_url = paths.link(urls.public_url, paths.person_feed(feed_token))
+    source_url = paths.absolute(urls.public_url, paths.person_feed(feed_token))
 
     async def build() -> Built:
         async with db.read() as session:
@@ -334,7 +334,7 @@ def event_info(event: Event, public_url: str) -> EventInfo:
         id=event.id,
         title=event.title,
         timezone=event.timezone,
-        page_url=paths.link(public_url, paths.event_page(event.slug)),
+        page_url=paths.absolute(public_url, paths.event_page(event.slug)),
         hashtags=tuple(event.hashtags),
         safety_resources=tuple(_safety_resource(r) for r in event.safety_resources),
         reminder_minutes=tuple(event.reminder_minutes),

@@ -33,7 +33,7 @@ from takeamoment.services.outbound import resolve
 from takeamoment.services.outbox import DEFAULT_PUBLIC_URL, PUBLIC_URL_KEY
 from takeamoment.services.push_subscriptions import PushSubscriptionInput
 from takeamoment.services.visibility import visible_event
-from takeamoment.urls import link, session_page, unfollow_link
+from takeamoment.urls import absolute, session_page, unfollow_link
 
 # What followers hear about: the host's own go-live and cancel (not a reopen), never the clock.
 FOLLOWED_COMMANDS = frozenset({"go_live", "cancel"})
@@ -75,7 +75,7 @@ class UnfollowLinks:
         self.public_url = public_url
 
     def url(self, follow_id: str) -> str:
-        return link(self.public_url, unfollow_link(self._signer.dumps(follow_id)))
+        return absolute(self.public_url, unfollow_link(self._signer.dumps(follow_id)))
 
     def read(self, token: str) -> str:
         """The follow id of a link; UnfollowLinkRefused if it is forged."""
@@ -235,7 +235,7 @@ def follow_payload(
         "channel_name": channel_name,
         "title": heading,
         "body": f"{body} ({event.title})",
-        "url": link(public_url, session_page(event.slug, slot_view["id"])),
+        "url": absolute(public_url, session_page(event.slug, slot_view["id"])),
         "stream_url": stream_url,
         "at": utcnow().isoformat(),
     }

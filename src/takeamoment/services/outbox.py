@@ -25,7 +25,7 @@ from takeamoment.db.people import Person
 from takeamoment.db.queries import chunked
 from takeamoment.db.types import new_id
 from takeamoment.services.notice_words import notice_path, words_for
-from takeamoment.urls import link
+from takeamoment.urls import absolute
 
 CHANNELS = ("push", "email")
 PUBLIC_URL_KEY = "takeamoment_public_url"
@@ -76,7 +76,7 @@ async def on_notices(
             **payload,
             "title": words.title,
             "body": words.body,
-            "url": link(public_url, notice_path(notification.kind, payload)),
+            "url": absolute(public_url, notice_path(notification.kind, payload)),
         }
         channels = ["push"] if person.id in pushable else []
         if _worth_an_email(session, notification, person, emailed):

@@ -21,11 +21,11 @@ from takeamoment.services.views import (
     PersonPrivate,
     person_private,
 )
-from takeamoment.urls import link, person_feed
+from takeamoment.urls import absolute, person_feed
 
 
 def feed_url(public_url: str, feed_token: str) -> str:
-    return link(public_url, person_feed(feed_token))
+    return absolute(public_url, person_feed(feed_token))
 
 
 async def create_person(db: Database, data: PersonCreate, public_url: str) -> PersonCreated:

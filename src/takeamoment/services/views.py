@@ -195,8 +195,8 @@ class AvailabilityWindowView(SQLModel):
 
 
 def event_view(event: Event, channels: list[Channel], public_url: str) -> EventPublic:
-    page_url = urls.link(public_url, urls.event_page(event.slug))
-    calendar_url = urls.link(public_url, urls.event_calendar(event.slug))
+    page_url = urls.absolute(public_url, urls.event_page(event.slug))
+    calendar_url = urls.absolute(public_url, urls.event_calendar(event.slug))
     return EventPublic(
         id=event.id,
         slug=event.slug,

@@ -28,7 +28,7 @@ from takeamoment.domain.errors import NotFound
 from takeamoment.services.feeds import FeedFilter
 from takeamoment.services.schedule import get_schedule
 from takeamoment.services.views import ChannelPublic, EventPublic, SlotPublic
-from takeamoment.urls import link, session_page
+from takeamoment.urls import absolute, session_page
 from takeamoment.web.pages import not_found_page
 from takeamoment.web.views import helplines, shown_times, status_label
 
@@ -83,7 +83,7 @@ def og_description(slot: SlotPublic, event: EventPublic) -> str:
 def session_links(slot: SlotPublic, event: EventPublic, public_url: str) -> SessionLinks:
     channel = next((c for c in event.channels if c.slug == slot.channel), None)
     stream_url = slot.stream_url or (channel.stream_url if channel else None)
-    page_url = link(public_url, session_page(event.slug, slot.id))
+    page_url = absolute(public_url, session_page(event.slug, slot.id))
     times = shown_times(slot)
     details = "\n\n".join(
         part for part in (slot.description, f"{event.title}, {slot.channel_name}", page_url) if part
