@@ -28,6 +28,7 @@ from takeamoment.domain.errors import NotFound
 from takeamoment.services.feeds import FeedFilter
 from takeamoment.services.schedule import get_schedule
 from takeamoment.services.views import ChannelPublic, EventPublic, SlotPublic
+from takeamoment.services.visibility import sees_drafts
 from takeamoment.urls import absolute, session_page
 from takeamoment.web.pages import not_found_page
 from takeamoment.web.views import helplines, shown_times, status_label
@@ -104,8 +105,9 @@ async def _session(
     try:
         schedule = await get_schedule(db, slug, None, public_url)
     except NotFound:
+        # A draft's page exists for whoever may see the draft (services/visibility.py).
         principal = await principal_of(request)
-        if principal is None or not principal.is_host:
+        if not sees_drafts(principal):
             raise
         schedule = await get_schedule(db, slug, principal, public_url)
     slot = next((s for s in schedule.slots if s.id == slot_id), None)
