@@ -28,9 +28,9 @@ from sqlmodel import col, select
 from takeamoment import urls as paths
 from takeamoment.calendar.cache import Built, FeedCache, RenderedFeed
 from takeamoment.calendar.model import (
-    BookingStatus,
     CalendarInfo,
     EventInfo,
+    FeedBookingStatus,
     MyBooking,
     Performer,
     SafetyResource,
@@ -52,8 +52,7 @@ from takeamoment.db.queries import (
     slot_change_times,
 )
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
-from takeamoment.domain import booking_states
-from takeamoment.domain.booking_states import TAKEN_OFF_STATUSES
+from takeamoment.domain.booking_states import TAKEN_OFF_STATUSES, BookingStatus
 from takeamoment.domain.errors import Gone, NotFound
 from takeamoment.domain.slot_states import times_on_air
 from takeamoment.services.tokens import hash_token
@@ -67,7 +66,7 @@ REFRESH_INTERVAL = timedelta(minutes=15)
 # A person's feed: their active bookings, and those that ended on the host's side (the slot was
 # cancelled, the host removed them, a forced delay released them), so such a session stays in
 # their calendar as CANCELLED instead of silently vanishing.
-PERSON_FEED_STATUSES: tuple[booking_states.BookingStatus, ...] = (
+PERSON_FEED_STATUSES: tuple[BookingStatus, ...] = (
     *ACTIVE_BOOKING_STATUSES,
     "cancelled",
     *TAKEN_OFF_STATUSES,
@@ -319,7 +318,7 @@ async def _person_calendar(
     )
 
 
-def _feed_status(booking: Booking) -> BookingStatus:
+def _feed_status(booking: Booking) -> FeedBookingStatus:
     # Taken off the slot reads as cancelled in the owner's calendar: for them it is.
     if booking.status == "cancelled" or booking.status in TAKEN_OFF_STATUSES:
         return "cancelled"
