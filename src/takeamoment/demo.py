@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from takeamoment import urls
 from takeamoment.db.engine import Database
 from takeamoment.domain.errors import InvalidDocument, NotFound
 from takeamoment.services import events, importing
@@ -83,18 +84,18 @@ class DemoSummary:
     def build(
         cls, public_url: str, event: EventPublic, *, host_token: str, created: bool
     ) -> DemoSummary:
-        calendar_url = f"{public_url}/events/{event.slug}/calendar.ics"
+        calendar_url = urls.absolute(public_url, urls.event_calendar(event.slug))
         return cls(
             host_token=host_token,
             event_slug=event.slug,
             event_day=event.starts_at.astimezone(ZoneInfo(event.timezone)).date(),
             created=created,
             published=event.status == "published",
-            viewer_url=f"{public_url}/events/{event.slug}",
-            host_url=f"{public_url}/host/events/{event.slug}",
-            schedule_url=f"{public_url}/api/events/{event.slug}/schedule",
+            viewer_url=urls.absolute(public_url, urls.event_page(event.slug)),
+            host_url=urls.absolute(public_url, urls.host_console(event.slug)),
+            schedule_url=urls.absolute(public_url, urls.event_schedule_api(event.slug)),
             calendar_url=calendar_url,
-            webcal_url="webcal://" + calendar_url.split("://", 1)[1],
+            webcal_url=urls.webcal(calendar_url),
         )
 
     def __str__(self) -> str:

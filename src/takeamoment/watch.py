@@ -31,6 +31,7 @@ from websockets.client import process_exception
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from takeamoment.domain.intervals import Interval
+from takeamoment.domain.now_next import now_and_next
 from takeamoment.domain.slot_states import is_overdue, times_on_air
 from takeamoment.realtime.protocol import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, SLOT_DELETED, SNAPSHOT
 
@@ -167,19 +168,19 @@ class Board:
         return ChangeSeen(seq=int(message["seq"]), type=str(message["type"]), at=at, what=what)
 
     def channels(self, now: datetime) -> list[ChannelNow]:
-        """Per channel, sorted by name: the slots on air and the first scheduled one not over."""
+        """Per channel, sorted by name: on now and up next (``domain/now_next.py``)."""
         by_channel: dict[str, list[SlotOnBoard]] = {}
         for slot in sorted(self.slots.values(), key=lambda s: (s.starts_at, s.title, s.id)):
             by_channel.setdefault(slot.channel, []).append(slot)
         views = []
         for channel, slots in by_channel.items():
-            upcoming = [s for s in slots if s.status == "scheduled" and s.ends_at > now]
+            shown = now_and_next(slots, now)
             views.append(
                 ChannelNow(
                     channel=channel,
                     name=slots[0].channel_name,
-                    live=tuple(s for s in slots if s.status == "live"),
-                    up_next=upcoming[0] if upcoming else None,
+                    live=shown.live,
+                    up_next=shown.next,
                 )
             )
         return sorted(views, key=lambda view: (view.name.lower(), view.channel))

@@ -214,3 +214,17 @@ def test_merge_joins_windows_written_in_different_zones() -> None:
     afternoon = grid.interval(Span(60, 120), NEW_YORK)
 
     assert merge([afternoon, morning]) == [grid.interval(Span(0, 120), UTC)]
+
+
+@fast
+@given(grid=grids, span=spans)
+def test_the_interval_of_a_slot_is_its_scheduled_span_in_utc(grid: Grid, span: Span) -> None:
+    class Slot:  # any record with a start and an end: a table row, a view, a window
+        starts_at = grid.at(span.start)
+        ends_at = grid.at(span.end)
+
+    interval = Interval.of(Slot())
+
+    # In UTC on both sides: PEP 495 makes a time in a fold unequal to any other zone's.
+    assert interval == Interval(starts_at=grid.at(span.start, UTC), ends_at=grid.at(span.end, UTC))
+    assert interval.starts_at.tzinfo is UTC and interval.ends_at.tzinfo is UTC

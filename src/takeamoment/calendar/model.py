@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-# "cancelled": released because the slot itself was cancelled.
-BookingStatus = Literal["invited", "confirmed", "cancelled"]
+# A booking as its owner's feed shows it (``STATUS``): "cancelled" for every way it ended on the
+# host's side. The booking's own statuses are ``domain/booking_states.py``'s.
+FeedBookingStatus = Literal["invited", "confirmed", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +54,7 @@ class MyBooking:
     """The feed owner's own booking in a slot: only private feeds carry it."""
 
     role: str
-    status: BookingStatus
+    status: FeedBookingStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

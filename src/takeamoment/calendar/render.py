@@ -26,6 +26,7 @@ from icalendar import STATUS, Alarm, Calendar, Event, vCategory, vDuration, vTex
 
 from takeamoment.calendar.model import CalendarInfo, SlotEntry
 from takeamoment.calendar.vtimezone import utc_vtimezone_bytes, vtimezone_bytes
+from takeamoment.urls import HELP_ANCHOR, slot_anchor
 
 PRODID = "-//takeamoment//takeamoment calendar feeds//EN"
 CALENDAR_END = b"END:VCALENDAR\r\n"
@@ -168,7 +169,7 @@ def slot_uid(slot: SlotEntry, uid_domain: str, owner_id: str | None = None) -> s
 
 
 def slot_url(slot: SlotEntry) -> str:
-    return f"{slot.event.page_url}#slot-{slot.id}"
+    return slot_anchor(slot.event.page_url, slot.id)
 
 
 def slot_alarms(slot: SlotEntry) -> list[Alarm]:
@@ -241,7 +242,7 @@ def safety_line(slot: SlotEntry) -> str:
     first = resources[0]
     name = f"{first.name} ({first.region})" if first.region else first.name
     call = f"{name}: {first.phone}" if first.phone else name
-    return clean_text(f"Need support? {call}. All helplines: {slot.event.page_url}#help")
+    return clean_text(f"Need support? {call}. All helplines: {slot.event.page_url}{HELP_ANCHOR}")
 
 
 # --- time zones -------------------------------------------------------------------------------

@@ -181,7 +181,13 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A session for reads that sees one consistent snapshot."""
+        """A session for reads, in one transaction.
+
+        On SQLite (WAL, deferred ``BEGIN``) it sees one snapshot, taken at its first read. On
+        PostgreSQL (READ COMMITTED) each statement sees what was committed when it began, so two
+        statements may see different states: what must agree is read in one statement, or under
+        a lock in a write transaction.
+        """
         async with self._read_sessions() as session, session.begin():
             yield session
 

@@ -19,6 +19,7 @@ from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.people import AvailabilityWindow, Person
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
 from takeamoment.domain.errors import NotFound
+from takeamoment.domain.slot_states import OPEN_SLOT_STATUSES
 
 # Ids bound in one ``IN (...)``: far below SQLite's and asyncpg's limits on parameters.
 IN_CHUNK = 1000
@@ -203,7 +204,7 @@ async def person_upcoming_bookings(session: AsyncSession, person_id: str) -> lis
         .where(
             Booking.person_id == person_id,
             col(Booking.status).in_(ACTIVE_BOOKING_STATUSES),
-            col(Slot.status).in_(("scheduled", "live")),
+            col(Slot.status).in_(OPEN_SLOT_STATUSES),
         )
         .order_by(col(Slot.starts_at))
     )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, Column, Index, String, text
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlmodel import Field, SQLModel
 
 from takeamoment.db.types import UTCDateTime, new_id, utcnow
-from takeamoment.domain.booking_states import ACTIVE_BOOKING_STATUSES
+from takeamoment.domain.booking_states import ACTIVE_BOOKING_STATUSES, BookingStatus
+from takeamoment.domain.slot_states import SlotStatus
 
 __all__ = ["ACTIVE_BOOKING_STATUSES", "Booking", "Slot"]
 
@@ -45,7 +46,7 @@ class Slot(SQLModel, table=True):
     stream_url: str | None = Field(default=None, max_length=2000)
     starts_at: datetime = Field(sa_type=UTCDateTime)
     ends_at: datetime = Field(sa_type=UTCDateTime)
-    status: str = Field(default="scheduled", max_length=16)
+    status: SlotStatus = Field(default="scheduled", sa_type=String(16))
     sequence: int = 0
     # The end time for which the host was last told the live slot overran (told once per end).
     overrun_noticed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -80,7 +81,7 @@ class Booking(SQLModel, table=True):
     slot_id: str = Field(foreign_key="slot.id", index=True, max_length=32)
     person_id: str = Field(foreign_key="person.id", max_length=32)
     role: str = Field(max_length=16)
-    status: str = Field(default="invited", max_length=16)
+    status: BookingStatus = Field(default="invited", sa_type=String(16))
     starts_at: datetime = Field(sa_type=UTCDateTime)
     busy_until: datetime = Field(sa_type=UTCDateTime)
     # Reminders due before this moment are not owed: they would arrive stale.

@@ -18,6 +18,8 @@ BookingStatus = Literal["invited", "confirmed", "declined", "removed", "cancelle
 BookingCommand = Literal["accept", "decline", "remove", "cancel_slot", "release"]
 
 ACTIVE_BOOKING_STATUSES: tuple[BookingStatus, ...] = ("invited", "confirmed")
+# Taken off the slot by the host or by a forced delay (not by the person, not by a cancellation).
+TAKEN_OFF_STATUSES: tuple[BookingStatus, ...] = ("removed", "conflicted")
 
 TRANSITIONS: Mapping[tuple[BookingStatus, BookingCommand], BookingStatus] = {
     ("invited", "accept"): "confirmed",

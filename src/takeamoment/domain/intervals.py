@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from takeamoment.domain.errors import InvalidSchedule
+
+
+class Timed(Protocol):
+    """Anything with a start and an end: a slot, an event, an availability window."""
+
+    @property
+    def starts_at(self) -> datetime: ...
+
+    @property
+    def ends_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +36,14 @@ class Interval:
         object.__setattr__(self, "ends_at", self.ends_at.astimezone(UTC))
         if self.ends_at <= self.starts_at:
             raise InvalidSchedule("ends_at must be after starts_at")
+
+    @classmethod
+    def of(cls, timed: Timed) -> Interval:
+        """The scheduled span of a slot (an event, a window): ``[starts_at, ends_at)``.
+
+        What a slot showed on air is ``slot_states.times_on_air``.
+        """
+        return cls(starts_at=timed.starts_at, ends_at=timed.ends_at)
 
     @property
     def duration(self) -> timedelta:

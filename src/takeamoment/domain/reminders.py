@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from takeamoment.domain.slot_states import OPEN_SLOT_STATUSES
+
 NoticeKind = Literal["reminder", "go_live"]
 Verdict = Literal["wait", "send", "missed"]
 
@@ -42,6 +44,33 @@ def notices_for(
         if minutes > 0 and slot_starts_at - timedelta(minutes=minutes) >= confirmed_at
     ]
     return [*reminders, DueNotice(kind="go_live", due_at=slot_starts_at)]
+
+
+def still_owed(notice: DueNotice, slot_status: str) -> bool:
+    """Whether a notice not yet sent is still worth sending while its slot is in that state.
+
+    Before the slot goes live every notice is; once it is live only "you're on" is (a reminder
+    of a start that already happened is noise); once it is over or cancelled, none is.
+    """
+    if slot_status == "live":
+        return notice.kind == "go_live"
+    return slot_status in OPEN_SLOT_STATUSES
+
+
+def notices_owed(
+    *,
+    booking_status: str,
+    slot_status: str,
+    slot_starts_at: datetime,
+    reminder_minutes: Iterable[int],
+    confirmed_at: datetime,
+) -> list[DueNotice]:
+    """The notices a booking is owed, sent or not: none unless it is confirmed (an invitation
+    is told once, when it is made); then ``notices_for`` as far as they are ``still_owed``."""
+    if booking_status != "confirmed":
+        return []
+    notices = notices_for(slot_starts_at, reminder_minutes, confirmed_at)
+    return [notice for notice in notices if still_owed(notice, slot_status)]
 
 
 def verdict(due_at: datetime, now: datetime, grace: timedelta) -> Verdict:

@@ -19,6 +19,9 @@ from takeamoment.domain.labels import moment_label
 SlotStatus = Literal["scheduled", "live", "ended", "cancelled"]
 SlotCommand = Literal["go_live", "end", "cancel", "reopen", "restore"]
 
+# Not over yet: its times may still move, its people are still owed their notices.
+OPEN_SLOT_STATUSES: tuple[SlotStatus, ...] = ("scheduled", "live")
+
 TRANSITIONS: Mapping[tuple[SlotStatus, SlotCommand], SlotStatus] = {
     ("scheduled", "go_live"): "live",
     ("live", "end"): "ended",
@@ -138,7 +141,7 @@ def check_edit(
             f"{subject} is live, so its start cannot move; change its end (or delay it) instead",
             slot_id=slot_id,
         )
-    if state not in ("scheduled", "live") and (moves_start or moves_end):
+    if state not in OPEN_SLOT_STATUSES and (moves_start or moves_end):
         words = _STATES.get(state, f"is {state}")
         raise InvalidTransition(
             f"{subject} {words}, so its times are history: only its text can change",

@@ -19,13 +19,12 @@ from takeamoment.db.engine import Database
 from takeamoment.db.queries import get_person
 from takeamoment.db.types import utcnow
 from takeamoment.services.auth import Principal, Role
-from takeamoment.services.outbox import public_link
 from takeamoment.services.sessions import OpenedSession, add_session
 from takeamoment.services.tokens import hash_token, new_token
+from takeamoment.urls import absolute, access_link
 
 ACCESS_LINK_TTL = timedelta(hours=24)
 ACCESS_LINK_PREFIX = "tama_"  # noqa: S105 - a prefix, not a secret
-ACCESS_LINK_PATH = "/me/access/"
 
 
 class AccessLinkRefused(Exception):
@@ -56,9 +55,7 @@ async def create_access_link(db: Database, person_id: str, public_url: str) -> A
         return link.expires_at
 
     expires_at = await db.write(work)
-    return AccessLinkView(
-        url=public_link(public_url, ACCESS_LINK_PATH + token), expires_at=expires_at
-    )
+    return AccessLinkView(url=absolute(public_url, access_link(token)), expires_at=expires_at)
 
 
 async def redeem_access_link(db: Database, token: str) -> str:

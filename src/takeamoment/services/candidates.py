@@ -113,7 +113,7 @@ async def _windows(session: AsyncSession, person_ids: list[str]) -> dict[str, li
     query = select(AvailabilityWindow).where(col(AvailabilityWindow.person_id).in_(person_ids))
     windows: dict[str, list[Interval]] = defaultdict(list)
     for w in (await session.execute(query)).scalars():
-        windows[w.person_id].append(Interval(starts_at=w.starts_at, ends_at=w.ends_at))
+        windows[w.person_id].append(Interval.of(w))
     return windows
 
 
@@ -165,7 +165,7 @@ async def slot_candidates(
         if other.id == slot.id:
             here[booking.person_id] = booking
             continue
-        interval = Interval(starts_at=other.starts_at, ends_at=other.ends_at)
+        interval = Interval.of(other)
         changeover = booking.busy_until - other.ends_at
         booked[booking.person_id].append(
             PlacedSlot(slot_id=other.id, interval=interval, changeover=changeover)

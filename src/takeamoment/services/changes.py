@@ -13,6 +13,7 @@ from takeamoment.db.types import utcnow
 from takeamoment.domain.errors import NotFound
 from takeamoment.services.auth import Principal
 from takeamoment.services.views import change_message
+from takeamoment.services.visibility import visible_event
 from takeamoment.services.webhooks import queue_change
 
 MAX_CHANGES_PER_PAGE = 1000
@@ -42,9 +43,7 @@ async def list_changes(
 ) -> list[dict[str, Any]]:
     """The event's changes after ``since``, oldest first (at most a page of them)."""
     async with db.read() as session:
-        event = await get_event(session, slug)
-        if event.status != "published" and not (principal and principal.is_host):
-            raise NotFound("event", slug)
+        event = await visible_event(session, slug, principal)
         changes = await changes_since(session, event.id, since, MAX_CHANGES_PER_PAGE)
         return [change_message(change, event.slug) for change in changes]
 

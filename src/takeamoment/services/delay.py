@@ -48,6 +48,7 @@ from takeamoment.db.queries import (
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
 from takeamoment.domain.booking_rules import PlacedSlot
+from takeamoment.domain.booking_states import apply_booking
 from takeamoment.domain.cascade import DelayPlan, Move, plan_delay
 from takeamoment.domain.errors import (
     Conflict,
@@ -58,16 +59,14 @@ from takeamoment.domain.errors import (
 )
 from takeamoment.domain.intervals import Interval
 from takeamoment.domain.labels import moment_label
+from takeamoment.domain.slot_states import OPEN_SLOT_STATUSES
 from takeamoment.services.changes import record_change
 from takeamoment.services.inputs import DelayRequest
 from takeamoment.services.people_rules import ensure_may_take_role, person_check_after_moves
 from takeamoment.services.prompts import prompt_after_change
 from takeamoment.services.schedule import slot_name, slot_public
-from takeamoment.services.slots import MOVABLE_STATUSES, notify_schedule_changed
+from takeamoment.services.slots import notify_schedule_changed
 from takeamoment.services.views import DelayResult, ReleasedBooking, SlotMoved
-
-# A booking a forced delay took off its slot: not an active status, so it holds no time.
-CONFLICTED_BOOKING = "conflicted"
 
 
 @dataclass
@@ -86,7 +85,7 @@ async def delay_slot(db: Database, slot_id: str, data: DelayRequest) -> DelayRes
         slot = await get_slot(session, slot_id)
         event = await get_event_by_id(session, slot.event_id, for_update=True)
         await session.refresh(slot)  # read again now that the event's lock is held
-        if slot.status not in MOVABLE_STATUSES:
+        if slot.status not in OPEN_SLOT_STATUSES:
             raise InvalidTransition(
                 f"{slot_name(slot, event)} {_STATE_WORDS.get(slot.status, slot.status)}, "
                 "so it cannot be delayed",
@@ -145,7 +144,7 @@ def _next_minute(moment: datetime) -> datetime:
 def _place(slot: Slot, event: Event) -> PlacedSlot:
     return PlacedSlot(
         slot_id=slot.id,
-        interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+        interval=Interval.of(slot),
         label=slot_name(slot, event),
     )
 
@@ -153,7 +152,7 @@ def _place(slot: Slot, event: Event) -> PlacedSlot:
 def _ensure_movable(plan: DelayPlan, slots: dict[str, Slot], event: Event) -> None:
     for move in plan.moves:
         slot = slots[move.slot_id]
-        if slot.status not in MOVABLE_STATUSES:
+        if slot.status not in OPEN_SLOT_STATUSES:
             raise InvalidTransition(
                 f"the delay would move {slot_name(slot, event)}, which "
                 f"{_STATE_WORDS.get(slot.status, slot.status)} and cannot move",
@@ -162,7 +161,7 @@ def _ensure_movable(plan: DelayPlan, slots: dict[str, Slot], event: Event) -> No
 
 
 def _ensure_inside_event(plan: DelayPlan, slots: dict[str, Slot], event: Event) -> None:
-    window = Interval(starts_at=event.starts_at, ends_at=event.ends_at)
+    window = Interval.of(event)
     outside = [
         slot_name(slots[move.slot_id], event)
         for move in plan.moves
@@ -225,7 +224,8 @@ async def _apply(
     now = utcnow()
     changeover = timedelta(minutes=event.changeover_minutes)
     for booking in people.released:  # first, so a released booking never clashes as it moves
-        booking.status, booking.updated_at = CONFLICTED_BOOKING, now
+        booking.status = apply_booking(booking.status, "release", slot_id=booking.slot_id)
+        booking.updated_at = now
     await session.flush()
     # PostgreSQL checks its exclusion constraints row by row: each slot must move into time the
     # slot it moves towards has already left, so no two rows overlap midway. A push moves the
@@ -266,7 +266,7 @@ async def _log_and_notify(
                 for c in people.conflicts
                 if c.slot_id == slot.id and c.person_id == person.id
             ]
-            extra = {"booking_status": CONFLICTED_BOOKING, "conflicts": why}
+            extra = {"booking_status": booking.status, "conflicts": why}
             await notify_schedule_changed(
                 session, view, [(booking, person)], move.before, now, extra
             )

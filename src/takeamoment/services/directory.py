@@ -24,6 +24,7 @@ from takeamoment.db.queries import (
 )
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
+from takeamoment.domain.booking_states import apply_booking
 from takeamoment.domain.errors import AlreadyExists, Forbidden, InUse
 from takeamoment.services.auth import Principal
 from takeamoment.services.changes import record_change
@@ -152,12 +153,12 @@ async def delete_person(db: Database, person_id: str) -> None:
         shown = person_public(person).model_dump(mode="json")
         for booking, slot in bookings:
             if booking.status == "confirmed":
-                booking.status = "removed"
+                booking.status = apply_booking(booking.status, "remove", slot_id=slot.id)
                 await session.flush()
                 event = events[slot.event_id]
                 body = {
                     "booking": {"id": booking.id, "slot_id": slot.id, "role": booking.role,
-                                "status": "removed", "person": shown},
+                                "status": booking.status, "person": shown},
                     "slot": (await slot_public(session, event, slot)).model_dump(mode="json"),
                 }  # fmt: skip
                 await record_change(session, event, "booking.removed", body)

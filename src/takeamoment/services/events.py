@@ -19,8 +19,9 @@ from takeamoment.services.changes import record_change
 from takeamoment.services.inputs import ChannelCreate, EventCreate, EventUpdate
 from takeamoment.services.people_rules import recheck_event_bookings
 from takeamoment.services.removal import remove_slots
-from takeamoment.services.schedule import event_public, visible_event
+from takeamoment.services.schedule import event_public
 from takeamoment.services.views import ChannelPublic, EventPublic, channel_view, event_view
+from takeamoment.services.visibility import PUBLISHED, sees_drafts, visible_event
 from takeamoment.services.webhooks import remove_event_webhooks
 
 
@@ -48,8 +49,8 @@ async def list_events(
     """Published events by start; hosts also see drafts."""
     async with db.read() as session:
         query = select(Event).order_by(col(Event.starts_at), col(Event.slug))
-        if not (principal and principal.is_host):
-            query = query.where(Event.status == "published")
+        if not sees_drafts(principal):
+            query = query.where(Event.status == PUBLISHED)
         events = list((await session.execute(query)).scalars())
         return [await event_public(session, event, public_url) for event in events]
 
@@ -84,11 +85,7 @@ async def update_event(db: Database, slug: str, data: EventUpdate, public_url: s
             ends_at=fields.get("ends_at", event.ends_at),
         )
         slots = [s for s in await event_slots(session, event.id) if s.status != "cancelled"]
-        outside = [
-            s.id
-            for s in slots
-            if not window.contains(Interval(starts_at=s.starts_at, ends_at=s.ends_at))
-        ]
+        outside = [s.id for s in slots if not window.contains(Interval.of(s))]
         if outside:
             raise InvalidSchedule(f"slots {', '.join(outside)} would lie outside the event")
         for name, value in changed.items():

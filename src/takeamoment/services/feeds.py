@@ -25,11 +25,12 @@ from urllib.parse import urlencode
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from takeamoment import urls as paths
 from takeamoment.calendar.cache import Built, FeedCache, RenderedFeed
 from takeamoment.calendar.model import (
-    BookingStatus,
     CalendarInfo,
     EventInfo,
+    FeedBookingStatus,
     MyBooking,
     Performer,
     SafetyResource,
@@ -46,17 +47,17 @@ from takeamoment.db.queries import (
     find_person_by_feed_token_hash,
     get_channel,
     get_channels,
-    get_event,
     person_feed_bookings,
     person_feed_version,
     slot_change_times,
 )
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
+from takeamoment.domain.booking_states import TAKEN_OFF_STATUSES, BookingStatus
 from takeamoment.domain.errors import Gone, NotFound
 from takeamoment.domain.slot_states import times_on_air
-from takeamoment.services.live import CANCELLED_BOOKING
 from takeamoment.services.tokens import hash_token
 from takeamoment.services.versions import KnownVersions
+from takeamoment.services.visibility import visible_event
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +66,11 @@ REFRESH_INTERVAL = timedelta(minutes=15)
 # A person's feed: their active bookings, and those that ended on the host's side (the slot was
 # cancelled, the host removed them, a forced delay released them), so such a session stays in
 # their calendar as CANCELLED instead of silently vanishing.
-TAKEN_OFF_STATUSES = ("removed", "conflicted")
-PERSON_FEED_STATUSES = (*ACTIVE_BOOKING_STATUSES, CANCELLED_BOOKING, *TAKEN_OFF_STATUSES)
+PERSON_FEED_STATUSES: tuple[BookingStatus, ...] = (
+    *ACTIVE_BOOKING_STATUSES,
+    "cancelled",
+    *TAKEN_OFF_STATUSES,
+)
 _UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -142,9 +146,7 @@ async def event_feed(
 async def _published_event(
     session: AsyncSession, slug: str, feed_filter: FeedFilter
 ) -> tuple[Event, Channel | None]:
-    event = await get_event(session, slug)
-    if event.status != "published":
-        raise NotFound("event", slug)
+    event = await visible_event(session, slug)
     if feed_filter.channel is None:
         return event, None
     return event, await get_channel(session, event.id, feed_filter.channel)
@@ -206,7 +208,8 @@ async def _event_calendar(
         uid=_calendar_uid("calendar", event.id, query, urls.uid_domain),
         name=f"{event.title} ({label})" if label else event.title,
         description=event.description,
-        source_url=f"{shared.page_url}/calendar.ics" + (f"?{query}" if query else ""),
+        source_url=paths.absolute(urls.public_url, paths.event_calendar(event.slug))
+        + (f"?{query}" if query else ""),
         page_url=shared.page_url,
         uid_domain=urls.uid_domain,
         changed_at=max([event.updated_at, *(entry.changed_at for entry in entries)]),
@@ -246,7 +249,7 @@ async def person_feed(
         version = await person_feed_version(session, person.id, PERSON_FEED_STATUSES)
     # The token is part of the feed (its SOURCE), so a rotated URL is a different feed.
     identity = ("person", person.id, token_hash, urls)
-    source_url = f"{urls.public_url}/feeds/{feed_token}.ics"
+    source_url = paths.absolute(urls.public_url, paths.person_feed(feed_token))
 
     async def build() -> Built:
         async with db.read() as session:
@@ -315,9 +318,9 @@ async def _person_calendar(
     )
 
 
-def _feed_status(booking: Booking) -> BookingStatus:
+def _feed_status(booking: Booking) -> FeedBookingStatus:
     # Taken off the slot reads as cancelled in the owner's calendar: for them it is.
-    if booking.status in (CANCELLED_BOOKING, *TAKEN_OFF_STATUSES):
+    if booking.status == "cancelled" or booking.status in TAKEN_OFF_STATUSES:
         return "cancelled"
     return "confirmed" if booking.status == "confirmed" else "invited"
 
@@ -330,7 +333,7 @@ def event_info(event: Event, public_url: str) -> EventInfo:
         id=event.id,
         title=event.title,
         timezone=event.timezone,
-        page_url=f"{public_url}/events/{event.slug}",
+        page_url=paths.absolute(public_url, paths.event_page(event.slug)),
         hashtags=tuple(event.hashtags),
         safety_resources=tuple(_safety_resource(r) for r in event.safety_resources),
         reminder_minutes=tuple(event.reminder_minutes),

@@ -24,14 +24,16 @@ from sqlmodel import SQLModel, col, select
 from takeamoment.db.engine import Database
 from takeamoment.db.events import Channel, Event
 from takeamoment.db.follows import EVENT_TARGET, Follow, FollowDelivery, FollowNotice
-from takeamoment.db.queries import get_channel, get_event
+from takeamoment.db.queries import get_channel
 from takeamoment.db.slots import Slot
 from takeamoment.db.types import new_id, utcnow
 from takeamoment.domain.errors import NotFound
 from takeamoment.services.inputs import RequestBody
 from takeamoment.services.outbound import resolve
-from takeamoment.services.outbox import DEFAULT_PUBLIC_URL, PUBLIC_URL_KEY, public_link
+from takeamoment.services.outbox import DEFAULT_PUBLIC_URL, PUBLIC_URL_KEY
 from takeamoment.services.push_subscriptions import PushSubscriptionInput
+from takeamoment.services.visibility import visible_event
+from takeamoment.urls import absolute, session_page, unfollow_link
 
 # What followers hear about: the host's own go-live and cancel (not a reopen), never the clock.
 FOLLOWED_COMMANDS = frozenset({"go_live", "cancel"})
@@ -73,7 +75,7 @@ class UnfollowLinks:
         self.public_url = public_url
 
     def url(self, follow_id: str) -> str:
-        return public_link(self.public_url, unfollow_path(self._signer.dumps(follow_id)))
+        return absolute(self.public_url, unfollow_link(self._signer.dumps(follow_id)))
 
     def read(self, token: str) -> str:
         """The follow id of a link; UnfollowLinkRefused if it is forged."""
@@ -84,15 +86,6 @@ class UnfollowLinks:
         if not isinstance(follow_id, str):
             raise UnfollowLinkRefused
         return follow_id
-
-
-def unfollow_path(token: str) -> str:
-    return f"/follows/{token}"
-
-
-def session_path(slug: str, slot_id: str) -> str:
-    """The page of one session: what a follower's push opens."""
-    return f"/events/{slug}/sessions/{slot_id}"
 
 
 async def follow(
@@ -108,9 +101,7 @@ async def follow(
     endpoint_hash = hashlib.sha256(endpoint.encode()).hexdigest()
 
     async def work(session: AsyncSession) -> FollowCreated:
-        event = await get_event(session, slug)
-        if event.status != "published":
-            raise NotFound("event", slug)
+        event = await visible_event(session, slug)
         row = Follow(
             event_id=event.id,
             target=EVENT_TARGET,
@@ -244,7 +235,7 @@ def follow_payload(
         "channel_name": channel_name,
         "title": heading,
         "body": f"{body} ({event.title})",
-        "url": public_link(public_url, session_path(event.slug, slot_view["id"])),
+        "url": absolute(public_url, session_page(event.slug, slot_view["id"])),
         "stream_url": stream_url,
         "at": utcnow().isoformat(),
     }

@@ -154,17 +154,14 @@ async def resolve_people(
     await lock_people(session, (p.id for p in existing.values()))
     found: dict[str, Who] = {}
     for key, person in existing.items():
-        windows = [
-            Interval(starts_at=w.starts_at, ends_at=w.ends_at)
-            for w in await availability_of(session, person.id)
-        ]
+        windows = [Interval.of(w) for w in await availability_of(session, person.id)]
         rows = await person_bookings_between(
             session, person.id, span.starts_at - REACH, span.ends_at + REACH
         )
         booked = [
             PlacedSlot(
                 slot_id=slot.id,
-                interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+                interval=Interval.of(slot),
                 changeover=booking.busy_until - slot.ends_at,
             )
             for booking, slot in rows
@@ -197,7 +194,7 @@ def _add_listed(found: dict[str, Who], index: int, person: DocPerson, problems: 
             licence = Licence(
                 **person.license.model_dump(exclude={"verified"}), verified=person.license.verified
             )
-        windows = [Interval(starts_at=w.starts_at, ends_at=w.ends_at) for w in person.availability]
+        windows = [Interval.of(w) for w in person.availability]
         found[key] = Who(person.handle, person.name, person.role, licence, windows, doc=person)
 
 
@@ -238,7 +235,7 @@ class SlotChecker:
         return moment.astimezone(self.frame.zone).strftime("%a %d %b %H:%M")
 
     def placed(self, index: int, slot: DocSlot) -> PlacedSlot:
-        interval = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+        interval = Interval.of(slot)
         return PlacedSlot(
             slot_id=f"slots[{index}]", interval=interval, changeover=self.frame.changeover
         )

@@ -91,7 +91,7 @@ async def _check_document(
     accepted: list[Accepted] = []
     people: dict[str, Who] = {}
     if event is not None:
-        window = Interval(starts_at=event.starts_at, ends_at=event.ends_at)
+        window = Interval.of(event)
         people = await resolve_people(session, parsed.people, _handles(parsed), window, problems)
         frame = Frame(
             window=window,
@@ -312,11 +312,11 @@ async def _event_frame(session: AsyncSession, event: Event) -> tuple[Frame, dict
     changeover = timedelta(minutes=event.changeover_minutes)
     for slot in await event_slots(session, event.id):
         if slot.status != "cancelled":
-            interval = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+            interval = Interval.of(slot)
             placed = PlacedSlot(slot_id=slot.id, interval=interval, changeover=changeover)
             taken.setdefault(slot.channel_id, []).append((placed, slot.title))
     frame = Frame(
-        window=Interval(starts_at=event.starts_at, ends_at=event.ends_at),
+        window=Interval.of(event),
         zone=ZoneInfo(event.timezone),
         changeover=changeover,
         channels=keys,
@@ -337,7 +337,7 @@ async def import_csv_slots(
         raw = csv_slots(text, event.timezone)
         slots = parse_list(DocSlot, raw, "slots", problems)
         handles = {b.person for _, s in slots for b in s.bookings}
-        window = Interval(starts_at=event.starts_at, ends_at=event.ends_at)
+        window = Interval.of(event)
         people = await resolve_people(session, [], handles, window, problems)
         frame, _ = await _event_frame(session, event)
         accepted = SlotChecker(frame, people, problems).check(slots)

@@ -65,7 +65,6 @@ CHANGE_FLAGS: Mapping[SlotCommand, dict[str, Any]] = {
 
 # A booking of a cancelled slot: kept for the record, no longer holding the person's time (it is
 # not an active status, so neither the rules nor PostgreSQL's exclusion constraint count it).
-CANCELLED_BOOKING = "cancelled"
 
 
 @dataclass
@@ -223,7 +222,7 @@ async def _restore(session: AsyncSession, step: _Step) -> None:
     slot, event = step.slot, step.event
     with session.no_autoflush:  # rules first: PostgreSQL's constraints would answer without ids
         await ensure_fits(session, event, slot)
-        rows = (await bookings_with_people(session, [slot.id], (CANCELLED_BOOKING,)))[slot.id]
+        rows = (await bookings_with_people(session, [slot.id], ("cancelled",)))[slot.id]
         await lock_people(session, (person.id for _, person in rows))
         await _ensure_people_fit(session, step, rows)
     changeover = timedelta(minutes=event.changeover_minutes)
@@ -249,7 +248,7 @@ async def _ensure_people_fit(
 
 
 def _restored_times(slot: Slot, booking: Booking) -> dict[str, Any]:
-    interval = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+    interval = Interval.of(slot)
     return {
         "restored": True,
         "booking_status": booking.status,

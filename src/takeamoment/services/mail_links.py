@@ -13,7 +13,7 @@ from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from takeamoment.services.outbox import public_link
+from takeamoment.urls import absolute, mail_answer, mail_unsubscribe
 
 ANSWER_LINK_MAX_AGE = timedelta(days=14)
 Answer = Literal["accept", "decline"]
@@ -35,11 +35,11 @@ class MailLinks:
 
     def answer_url(self, booking_id: str, answer: Answer) -> str:
         token = self._answers.dumps({"b": booking_id, "a": answer})
-        return public_link(self.public_url, f"/mail/answer/{token}")
+        return absolute(self.public_url, mail_answer(token))
 
     def unsubscribe_url(self, person_id: str) -> str:
         token = self._unsubscribes.dumps({"p": person_id})
-        return public_link(self.public_url, f"/mail/unsubscribe/{token}")
+        return absolute(self.public_url, mail_unsubscribe(token))
 
     def read_answer(self, token: str) -> tuple[str, Answer]:
         """(booking id, answer) of a link; MailLinkRefused if it is forged or expired."""

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from takeamoment.urls import ME, event_page, slot_anchor
+
 Payload = Mapping[str, Any]
 
 
@@ -169,5 +171,5 @@ def notice_path(kind: str, payload: Payload) -> str:
     slot = _slot(payload)
     event = payload.get("event") or slot.get("event")
     if kind in _EVENT_PAGE_KINDS and event:
-        return f"/events/{event}#slot-{slot.get('id')}"
-    return "/me"
+        return slot_anchor(event_page(event), str(slot.get("id")))
+    return ME

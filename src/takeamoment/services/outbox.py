@@ -25,6 +25,7 @@ from takeamoment.db.people import Person
 from takeamoment.db.queries import chunked
 from takeamoment.db.types import new_id
 from takeamoment.services.notice_words import notice_path, words_for
+from takeamoment.urls import absolute
 
 CHANNELS = ("push", "email")
 PUBLIC_URL_KEY = "takeamoment_public_url"
@@ -52,11 +53,6 @@ def configure(db: Database, *, public_url: str, email: bool) -> None:
     db.session_info[EMAIL_ON_KEY] = email
 
 
-def public_link(public_url: str, path: str) -> str:
-    """Every link in a notice or an email is built here: the public URL and a path."""
-    return f"{public_url.rstrip('/')}{path}"
-
-
 async def on_notices(
     session: AsyncSession, notices: Sequence[tuple[Notification, Person]]
 ) -> list[dict[str, Any]]:
@@ -80,7 +76,7 @@ async def on_notices(
             **payload,
             "title": words.title,
             "body": words.body,
-            "url": public_link(public_url, notice_path(notification.kind, payload)),
+            "url": absolute(public_url, notice_path(notification.kind, payload)),
         }
         channels = ["push"] if person.id in pushable else []
         if _worth_an_email(session, notification, person, emailed):

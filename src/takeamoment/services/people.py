@@ -21,10 +21,11 @@ from takeamoment.services.views import (
     PersonPrivate,
     person_private,
 )
+from takeamoment.urls import absolute, person_feed
 
 
 def feed_url(public_url: str, feed_token: str) -> str:
-    return f"{public_url}/feeds/{feed_token}.ics"
+    return absolute(public_url, person_feed(feed_token))
 
 
 async def create_person(db: Database, data: PersonCreate, public_url: str) -> PersonCreated:

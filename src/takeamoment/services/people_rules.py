@@ -65,7 +65,7 @@ async def _booked_around(
     return [
         PlacedSlot(
             slot_id=slot.id,
-            interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+            interval=Interval.of(slot),
             changeover=changeover_by_event.get(slot.event_id, booking.busy_until - slot.ends_at),
             label=slot_label(slot.title, slot.starts_at, slot.ends_at, zone),
         )
@@ -74,10 +74,7 @@ async def _booked_around(
 
 
 async def _windows(session: AsyncSession, person_id: str) -> list[Interval]:
-    return [
-        Interval(starts_at=w.starts_at, ends_at=w.ends_at)
-        for w in await availability_of(session, person_id)
-    ]
+    return [Interval.of(w) for w in await availability_of(session, person_id)]
 
 
 async def person_conflicts(
@@ -147,7 +144,7 @@ async def ensure_bookings_inside_availability(session: AsyncSession, person: Per
             person_id,
             PlacedSlot(
                 slot_id=slot.id,
-                interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+                interval=Interval.of(slot),
                 label=slot_label(slot.title, slot.starts_at, slot.ends_at, zone),
             ),
             windows,

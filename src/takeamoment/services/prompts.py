@@ -25,7 +25,7 @@ from takeamoment.services.schedule import slot_public
 def channel_slot(slot: Slot) -> ChannelSlot:
     return ChannelSlot(
         slot_id=slot.id,
-        interval=Interval(starts_at=slot.starts_at, ends_at=slot.ends_at),
+        interval=Interval.of(slot),
         status=slot.status,
     )
 

@@ -22,9 +22,8 @@ from takeamoment.db.people import Person
 from takeamoment.db.queries import bookings_with_people, event_slots, get_channels, get_event
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
 from takeamoment.db.types import utcnow
-from takeamoment.domain.reminders import notices_for
-from takeamoment.domain.slot_states import is_overdue
-from takeamoment.services.reminders import ARMABLE_SLOT_STATUSES
+from takeamoment.domain.reminders import notices_for, still_owed
+from takeamoment.domain.slot_states import OPEN_SLOT_STATUSES, is_overdue
 from takeamoment.services.views import PersonPublic, person_public
 
 ConnectedLookup = Callable[[list[str]], Awaitable[set[str]]]
@@ -96,9 +95,7 @@ async def event_readiness(
     async with db.read() as session:
         event = await get_event(session, slug)
         channels = {c.id: c.slug for c in await get_channels(session, event.id)}
-        slots = [
-            s for s in await event_slots(session, event.id) if s.status in ARMABLE_SLOT_STATUSES
-        ]
+        slots = [s for s in await event_slots(session, event.id) if s.status in OPEN_SLOT_STATUSES]
         bookings = await bookings_with_people(
             session, [s.id for s in slots], (*ACTIVE_BOOKING_STATUSES, "declined")
         )
@@ -172,8 +169,8 @@ def _notices(
                 )
             )
         stored = recorded.get((booking.id, notice.kind, notice.due_at))
-        if stored is None and notice.kind == "reminder" and slot.status == "live":
-            continue  # not owed any more: the slot is on air
+        if stored is None and not still_owed(notice, slot.status):
+            continue  # never sent, and not owed any more: the slot is on air
         state: Literal["pending", "sent", "missed"] = (
             "pending" if stored is None else "missed" if stored.missed else "sent"
         )

@@ -35,14 +35,13 @@ from takeamoment.db.queries import (
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
 from takeamoment.domain.prompts import ChannelSlot, prompt_at
-from takeamoment.domain.reminders import DueNotice, notices_for, verdict
+from takeamoment.domain.reminders import DueNotice, notices_owed, verdict
+from takeamoment.domain.slot_states import OPEN_SLOT_STATUSES
 from takeamoment.services.changes import record_change
 from takeamoment.services.notifications import NoticeDraft, notify_many, recorded_keys
 from takeamoment.services.prompts import channel_slot, channels_at, prompt_draft
 from takeamoment.services.schedule import slot_public
 from takeamoment.services.views import slot_view
-
-ARMABLE_SLOT_STATUSES = ("scheduled", "live")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +80,7 @@ async def owed_notices(db: Database, not_before: datetime) -> list[OwedNotice]:
     async with db.read() as session:
         # Slots and events as rows (a few hundred), the bookings as plain columns (up to tens of
         # thousands): loading each booking as an entity made re-arming 20,000 take seconds.
-        armable = (col(Slot.status).in_(ARMABLE_SLOT_STATUSES), col(Slot.starts_at) >= not_before)
+        armable = (col(Slot.status).in_(OPEN_SLOT_STATUSES), col(Slot.starts_at) >= not_before)
         of_slots = select(Slot, Event).join(Event, col(Event.id) == Slot.event_id).where(*armable)
         slots = {slot.id: (slot, event) for slot, event in (await session.execute(of_slots)).all()}
         in_slots = col(Booking.slot_id).in_(select(Slot.id).where(*armable))
@@ -95,7 +94,7 @@ async def owed_notices(db: Database, not_before: datetime) -> list[OwedNotice]:
     owed = []
     for booking_id, slot_id, confirmed_at, updated_at in rows:
         slot, event = slots[slot_id]
-        for notice in _owed(confirmed_at or updated_at, slot, event):
+        for notice in _owed("confirmed", confirmed_at or updated_at, slot, event):
             if notice.due_at < not_before or (booking_id, notice.kind, notice.due_at) in done:
                 continue
             standby = (booking_id, "standby", notice.due_at) in done
@@ -108,10 +107,15 @@ async def owed_notices(db: Database, not_before: datetime) -> list[OwedNotice]:
     return owed
 
 
-def _owed(confirmed_at: datetime, slot: Slot, event: Event) -> list[DueNotice]:
-    """A booking's notices; once the slot is live only "you're on" is still worth saying."""
-    notices = notices_for(slot.starts_at, event.reminder_minutes, confirmed_at)
-    return [n for n in notices if slot.status != "live" or n.kind == "go_live"]
+def _owed(booking_status: str, confirmed_at: datetime, slot: Slot, event: Event) -> list[DueNotice]:
+    """A booking's notices as ``domain.reminders.notices_owed`` decides them."""
+    return notices_owed(
+        booking_status=booking_status,
+        slot_status=slot.status,
+        slot_starts_at=slot.starts_at,
+        reminder_minutes=event.reminder_minutes,
+        confirmed_at=confirmed_at,
+    )
 
 
 def _free(slot: Slot, channels: dict[str, list[ChannelSlot]], now: datetime) -> bool:
@@ -212,14 +216,13 @@ class _Burst:
         due = []
         for key in keys:
             booking, slot = found.get(key.booking_id, (None, None))
-            if booking is None or slot is None or booking.status != "confirmed":
-                continue
-            if slot.status not in ARMABLE_SLOT_STATUSES or slot.event_id not in events:
+            if booking is None or slot is None or slot.event_id not in events:
                 continue
             event = events[slot.event_id]
+            confirmed_at = booking.confirmed_at or booking.updated_at
             owed = [
                 n
-                for n in _owed(booking.confirmed_at or booking.updated_at, slot, event)
+                for n in _owed(booking.status, confirmed_at, slot, event)
                 if n.kind == key.kind and n.minutes_before == key.minutes_before
             ]
             on_air = key.kind == "go_live" and slot.status == "live"

@@ -16,7 +16,6 @@ from takeamoment.db.events import Event
 from takeamoment.db.queries import bookings_with_people, event_slots, get_channels, get_event
 from takeamoment.db.slots import Slot
 from takeamoment.db.types import utcnow
-from takeamoment.domain.errors import NotFound
 from takeamoment.domain.intervals import Interval
 from takeamoment.domain.labels import slot_label
 from takeamoment.services.auth import Principal
@@ -30,14 +29,7 @@ from takeamoment.services.views import (
     slot_view,
     slot_view_for_host,
 )
-
-
-async def visible_event(session: AsyncSession, slug: str, principal: Principal | None) -> Event:
-    """The event, unless it is a draft and the caller is not a host (then it does not exist)."""
-    event = await get_event(session, slug)
-    if event.status != "published" and not (principal and principal.is_host):
-        raise NotFound("event", slug)
-    return event
+from takeamoment.services.visibility import check_visible, visible_event
 
 
 async def event_public(session: AsyncSession, event: Event, public_url: str) -> EventPublic:
@@ -46,7 +38,7 @@ async def event_public(session: AsyncSession, event: Event, public_url: str) -> 
 
 def slot_name(slot: Slot, event: Event, at: Interval | None = None) -> str:
     """The slot as messages name it: its title and its times (or ``at``) in the event's zone."""
-    times = at or Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+    times = at or Interval.of(slot)
     return slot_label(slot.title, times.starts_at, times.ends_at, event.timezone)
 
 
@@ -143,9 +135,7 @@ def next_overdue_at(slots: Iterable[Mapping[str, Any]]) -> datetime | None:
 async def published_seq(db: Database, slug: str) -> int:
     """The published event's newest seq (NotFound for a draft): one small read."""
     async with db.read() as session:
-        event = await get_event(session, slug)
-    if event.status != "published":
-        raise NotFound("event", slug)
+        event = await visible_event(session, slug)
     return event.last_seq
 
 
@@ -158,9 +148,7 @@ async def snapshot_message(db: Database, slug: str, *, drafts: bool = False) -> 
     is not.
     """
     async with db.read() as session:
-        event = await get_event(session, slug)
-        if event.status != "published" and not drafts:
-            raise NotFound("event", slug)
+        event = check_visible(await get_event(session, slug), drafts=drafts)
         seq = event.last_seq
         channels = {channel.id: channel for channel in await get_channels(session, event.id)}
         slots = await event_slots(session, event.id)

@@ -48,17 +48,15 @@ from takeamoment.services.views import (
     slot_view,
     slot_view_for_host,
 )
+from takeamoment.services.visibility import check_visible, sees_drafts
 
 # Slots whose times may still change: a live slot may be extended, a finished one is history.
-MOVABLE_STATUSES = ("scheduled", "live")
 
 
 async def ensure_fits(session: AsyncSession, event: Event, slot: Slot) -> None:
     """Raise unless the slot lies in the event and leaves its channel free of overlaps."""
-    interval = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
-    problem = check_inside_event(
-        interval, Interval(starts_at=event.starts_at, ends_at=event.ends_at)
-    )
+    interval = Interval.of(slot)
+    problem = check_inside_event(interval, Interval.of(event))
     if problem:
         raise InvalidSchedule(problem)
     neighbours = await channel_slots_between(session, slot.channel_id, slot.starts_at, slot.ends_at)
@@ -67,7 +65,7 @@ async def ensure_fits(session: AsyncSession, event: Event, slot: Slot) -> None:
         [
             PlacedSlot(
                 slot_id=n.id,
-                interval=Interval(starts_at=n.starts_at, ends_at=n.ends_at),
+                interval=Interval.of(n),
                 label=slot_name(n, event),
             )
             for n in neighbours
@@ -120,7 +118,7 @@ async def update_slot(db: Database, slot_id: str, data: SlotUpdate) -> SlotPubli
             return await slot_public(session, event, slot)
         # Another lane is a move like another time: the same rules, the same notices.
         moved = bool({"starts_at", "ends_at", "channel_id"} & changed.keys())
-        previous = Interval(starts_at=slot.starts_at, ends_at=slot.ends_at)
+        previous = Interval.of(slot)
         previous_channel = slot.channel_id
         check_edit(
             slot.status,
@@ -200,9 +198,8 @@ async def get_slot_view(db: Database, slot_id: str, principal: Principal | None)
     async with db.read() as session:
         slot = await get_slot(session, slot_id)
         event = await get_event_by_id(session, slot.event_id)
-        is_host = principal is not None and principal.is_host
-        if event.status != "published" and not is_host:
-            raise NotFound("slot", slot_id)
+        is_host = sees_drafts(principal)
+        check_visible(event, drafts=is_host, hidden=NotFound("slot", slot_id))
         channel = await get_channel(session, event.id, slot.channel_id)
         rows = (await bookings_with_people(session, [slot.id]))[slot.id]
         if is_host:

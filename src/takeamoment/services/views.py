@@ -14,10 +14,12 @@ from typing import Any
 from pydantic import SerializeAsAny
 from sqlmodel import SQLModel
 
+from takeamoment import urls
 from takeamoment.db.events import Change, Channel, Event
 from takeamoment.db.people import Person
 from takeamoment.db.slots import Booking, Slot
 from takeamoment.db.types import utcnow
+from takeamoment.domain.booking_states import is_active
 from takeamoment.domain.slot_states import is_overdue
 
 
@@ -193,8 +195,8 @@ class AvailabilityWindowView(SQLModel):
 
 
 def event_view(event: Event, channels: list[Channel], public_url: str) -> EventPublic:
-    page_url = f"{public_url}/events/{event.slug}"
-    calendar_url = f"{public_url}/events/{event.slug}/calendar.ics"
+    page_url = urls.absolute(public_url, urls.event_page(event.slug))
+    calendar_url = urls.absolute(public_url, urls.event_calendar(event.slug))
     return EventPublic(
         id=event.id,
         slug=event.slug,
@@ -212,7 +214,7 @@ def event_view(event: Event, channels: list[Channel], public_url: str) -> EventP
         last_seq=event.last_seq,
         page_url=page_url,
         calendar_url=calendar_url,
-        webcal_url="webcal://" + calendar_url.split("://", 1)[1],
+        webcal_url=urls.webcal(calendar_url),
         created_at=event.created_at,
         updated_at=event.updated_at,
     )
@@ -306,7 +308,7 @@ def slot_view_for_host(
         bookings=[
             SlotBookingForHost(id=b.id, person=person_public(p), role=b.role, status=b.status)
             for b, p in bookings
-            if b.status in ("invited", "confirmed")
+            if is_active(b.status)
         ],
     )
 

@@ -34,17 +34,18 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
+from takeamoment import urls
 from takeamoment.connection.session import SessionCookies
 
 CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"
-HOST_PAGES_PREFIX = "/host"
+HOST_PAGES_PREFIX = urls.HOST
 # A person's own pages: their sign-in form (with a pre-sign-in token) and the page's forms.
-PERSON_PAGES_PREFIX = "/me"
+PERSON_PAGES_PREFIX = urls.ME
 # One-click links from mails and followers' unfollow links: the signed token in the path is
 # what authenticates, never a cookie, and a mail client's List-Unsubscribe-Post comes from no
 # page at all.
-SIGNED_LINK_PREFIXES = ("/mail/", "/follows/")
+SIGNED_LINK_PREFIXES = (urls.MAIL_PREFIX, urls.FOLLOWS_PREFIX)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAME_ORIGIN_SITES = frozenset({"same-origin", "none"})
 _FORMS = {RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART}

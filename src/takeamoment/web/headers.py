@@ -23,6 +23,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from takeamoment import urls
 from takeamoment.connection.session import SESSION_COOKIE, cookie_name
 from takeamoment.settings import Settings
 
@@ -71,7 +72,7 @@ def must_not_be_stored(scope: Scope, session_cookie: bytes) -> bool:
     """Host and person pages, and ``/api`` answers to a request with credentials (see the
     module doc)."""
     path: str = scope["path"]
-    for pages in ("/host", "/me"):
+    for pages in (urls.HOST, urls.ME):
         if path == pages or path.startswith(pages + "/"):
             return True
     return path.startswith("/api/") and _carries_credentials(scope, session_cookie)

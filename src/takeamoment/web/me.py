@@ -20,6 +20,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.params import FromQuery
 from litestar.response import File, Redirect, Template
 
+from takeamoment import urls
 from takeamoment.api.deps import AppSettings, Db, PathKey
 from takeamoment.connection.credentials import principal_of
 from takeamoment.connection.session import (
@@ -39,7 +40,7 @@ from takeamoment.web.csrf import CrossOriginRefused
 from takeamoment.web.my_page import answered_text, my_page
 from takeamoment.web.signing_out import NO_STORE, page_cookies, signed_out
 
-ME_HOME = "/me"
+ME_HOME = urls.ME
 SERVICE_WORKER = Path(__file__).parent / "static" / "me-sw.js"
 ASK_HOST = "Ask your host for a new sign-in link."
 AnyRequest = Request[Any, Any, Any]

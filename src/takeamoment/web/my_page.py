@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from takeamoment.domain.slot_states import OPEN_SLOT_STATUSES
 from takeamoment.services.last_visit import LastVisit
 from takeamoment.services.me import Me, MyBooking
 from takeamoment.services.notice_words import local_moment, local_span
 from takeamoment.web.views import status_label
 
-# Slots a person may still be asked about or go on air in.
-_OPEN_SLOTS = frozenset({"scheduled", "live"})
+# What each booking status (domain/booking_states.py) says on the person's own page.
 BOOKING_LABELS = {
     "invited": "Invited",
     "confirmed": "Confirmed",
@@ -124,7 +124,7 @@ def my_page(me: Me, last_visit: LastVisit) -> MyPage:
     invitations, upcoming, past = [], [], []
     for booking in me.bookings:
         session = _session(me, booking)
-        is_open = booking.slot.status in _OPEN_SLOTS
+        is_open = booking.slot.status in OPEN_SLOT_STATUSES
         if booking.status == "invited" and is_open:
             invitations.append(session)
         elif booking.status == "confirmed" and is_open:

@@ -12,6 +12,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from takeamoment import urls
 from takeamoment.connection.session import SessionCookies, install
 from takeamoment.settings import Settings
 from takeamoment.web import views
@@ -38,6 +39,7 @@ def _add_template_helpers(engine: JinjaTemplateEngine) -> None:
         status_label=views.status_label,
     )
     engine.engine.globals["status_labels"] = views.STATUS_LABELS
+    engine.engine.globals["urls"] = urls
 
 
 class WebPlugin(InitPluginProtocol):

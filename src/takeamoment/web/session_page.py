@@ -26,9 +26,10 @@ from takeamoment.api.feeds import FEED_SUFFIX, event_feed_response
 from takeamoment.connection.credentials import principal_of
 from takeamoment.domain.errors import NotFound
 from takeamoment.services.feeds import FeedFilter
-from takeamoment.services.follows import session_path
 from takeamoment.services.schedule import get_schedule
 from takeamoment.services.views import ChannelPublic, EventPublic, SlotPublic
+from takeamoment.services.visibility import sees_drafts
+from takeamoment.urls import absolute, session_page
 from takeamoment.web.pages import not_found_page
 from takeamoment.web.views import helplines, shown_times, status_label
 
@@ -83,14 +84,14 @@ def og_description(slot: SlotPublic, event: EventPublic) -> str:
 def session_links(slot: SlotPublic, event: EventPublic, public_url: str) -> SessionLinks:
     channel = next((c for c in event.channels if c.slug == slot.channel), None)
     stream_url = slot.stream_url or (channel.stream_url if channel else None)
-    page_url = f"{public_url}{session_path(event.slug, slot.id)}"
+    page_url = absolute(public_url, session_page(event.slug, slot.id))
     times = shown_times(slot)
     details = "\n\n".join(
         part for part in (slot.description, f"{event.title}, {slot.channel_name}", page_url) if part
     )
     return SessionLinks(
         page_url=page_url,
-        ics_path=session_path(event.slug, slot.id) + FEED_SUFFIX,
+        ics_path=session_page(event.slug, slot.id) + FEED_SUFFIX,
         google_url=google_calendar_url(
             slot.title, times.starts_at, times.ends_at, details, stream_url
         ),
@@ -104,8 +105,9 @@ async def _session(
     try:
         schedule = await get_schedule(db, slug, None, public_url)
     except NotFound:
+        # A draft's page exists for whoever may see the draft (services/visibility.py).
         principal = await principal_of(request)
-        if principal is None or not principal.is_host:
+        if not sees_drafts(principal):
             raise
         schedule = await get_schedule(db, slug, principal, public_url)
     slot = next((s for s in schedule.slots if s.id == slot_id), None)

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from takeamoment.domain.intervals import Interval
+from takeamoment.domain.now_next import now_and_next
 from takeamoment.domain.slot_states import times_on_air
 from takeamoment.services.inputs import is_http_url
 from takeamoment.services.views import EventPublic, SafetyResource, SlotPublic
+from takeamoment.urls import webcal
 
 # What a viewer can read about any slot's state (never colour alone).
 STATUS_LABELS = {
@@ -39,13 +41,13 @@ _DIALLABLE = re.compile(r"\+?[0-9][0-9 \-]*[0-9]")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChannelBoard:
-    """One channel: its slots by start, what is live, what is next, and its own feeds."""
+    """One channel: its slots by start, what is on now and next (``domain/now_next.py``), feeds."""
 
     slug: str
     name: str
     slots: list[SlotPublic]
     stream_url: str | None
-    live: SlotPublic | None
+    live: tuple[SlotPublic, ...]
     next: SlotPublic | None
     feed_url: str
     webcal_url: str
@@ -57,21 +59,6 @@ class Helpline:
     tel_href: str | None
     # Only an http(s) URL is ever a link, even if an older row holds something else.
     link_href: str | None = None
-
-
-def now_and_next(
-    slots: Sequence[SlotPublic], now: datetime
-) -> tuple[SlotPublic | None, SlotPublic | None]:
-    """The channel's live slot, and the first scheduled slot that has not yet ended.
-
-    The page's script applies the same rule (``slots.js``) after every change.
-    """
-    live = next((s for s in slots if s.status == "live"), None)
-    upcoming = sorted(
-        (s for s in slots if s.status == "scheduled" and s.ends_at > now),
-        key=lambda s: s.starts_at,
-    )
-    return live, upcoming[0] if upcoming else None
 
 
 def shown_times(slot: SlotPublic) -> Interval:
@@ -89,11 +76,6 @@ def hashtag(tag: str) -> str:
     return "#" + tag.lstrip("#")
 
 
-def webcal(url: str) -> str:
-    """The ``webcal://`` form of an HTTP(S) feed URL, which calendar apps subscribe to."""
-    return "webcal://" + url.split("://", 1)[1]
-
-
 def channel_boards(
     event: EventPublic, slots: Sequence[SlotPublic], now: datetime | None = None
 ) -> list[ChannelBoard]:
@@ -102,7 +84,7 @@ def channel_boards(
     boards = []
     for channel in event.channels:
         own = sorted((s for s in slots if s.channel == channel.slug), key=lambda s: s.starts_at)
-        live, upcoming = now_and_next(own, moment)
+        shown = now_and_next(own, moment)
         feed_url = f"{event.calendar_url}?channel={quote(channel.slug, safe='')}"
         boards.append(
             ChannelBoard(
@@ -110,8 +92,8 @@ def channel_boards(
                 name=channel.name,
                 slots=own,
                 stream_url=channel.stream_url,
-                live=live,
-                next=upcoming,
+                live=shown.live,
+                next=shown.next,
                 feed_url=feed_url,
                 webcal_url=webcal(feed_url),
             )

@@ -101,12 +101,10 @@ function refusal(error) {
   return error.extra[0] ? error.extra[0].kind : null;
 }
 
-/** The next slot to go on air after `slot` on its channel: the first scheduled one after it. */
+/** The slot up next on `slot`'s channel, as the viewer page and `watch` show it. */
 function nextOnChannel(slot) {
-  const starts = Date.parse(slot.starts_at);
-  return store.ofChannel(slot.channel).find(
-    (other) => other.id !== slot.id && other.status === "scheduled" && Date.parse(other.starts_at) >= starts,
-  ) || null;
+  const { next } = store.nowAndNext(slot.channel);
+  return next && next.id !== slot.id ? next : null;
 }
 
 function para(text) {

@@ -156,10 +156,13 @@ export class SlotStore {
       .sort((a, b) => Date.parse(a.starts_at) - Date.parse(b.starts_at));
   }
 
-  /** The live slot, and the first scheduled one not yet over (as web/views.py decides). */
+  /**
+   * Every live slot by start, and the first scheduled one not yet over: the rule of
+   * domain/now_next.py, which the server-drawn page and `takeamoment watch` apply.
+   */
   nowAndNext(channel, now = Date.now()) {
     const slots = this.ofChannel(channel);
-    const live = slots.find((slot) => slot.status === "live") || null;
+    const live = slots.filter((slot) => slot.status === "live");
     const next = slots.find((slot) => slot.status === "scheduled" && Date.parse(slot.ends_at) > now) || null;
     return { live, next };
   }

@@ -34,17 +34,19 @@ function showSlot(slot) {
   showFollows(element);
 }
 
-function nowLine(slot) {
-  if (!slot) return [h("p", { class: "quiet" }, "Nothing live right now.")];
-  const lines = [
-    h("p", { class: "now-line" },
-      h("span", { class: "badge badge-live" }, "Live now"), " ",
-      h("a", { href: `#slot-${slot.id}` }, slot.title)),
-  ];
-  if (slot.people.length) {
-    lines.push(h("p", { class: "now-people" }, `with ${slot.people.map(personLabel).join(", ")}`));
-  }
-  return lines;
+function nowLines(live) {
+  if (!live.length) return [h("p", { class: "quiet" }, "Nothing live right now.")];
+  return live.flatMap((slot) => {
+    const lines = [
+      h("p", { class: "now-line" },
+        h("span", { class: "badge badge-live" }, "Live now"), " ",
+        h("a", { href: `#slot-${slot.id}` }, slot.title)),
+    ];
+    if (slot.people.length) {
+      lines.push(h("p", { class: "now-people" }, `with ${slot.people.map(personLabel).join(", ")}`));
+    }
+    return lines;
+  });
 }
 
 function nextLine(slot) {
@@ -64,7 +66,7 @@ function nextLine(slot) {
 function renderNowNext() {
   document.querySelectorAll("[data-now-card]").forEach((card) => {
     const { live, next } = store.nowAndNext(card.dataset.nowCard);
-    card.querySelector("[data-now]").replaceChildren(...nowLine(live));
+    card.querySelector("[data-now]").replaceChildren(...nowLines(live));
     card.querySelector("[data-next]").replaceChildren(...nextLine(next));
   });
 }
