@@ -22,10 +22,12 @@ error every benchmark reports as "could not run as intended".
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -171,18 +173,42 @@ async def postgres_version(pg_admin_dsn: str) -> str:
 # --- processes --------------------------------------------------------------------------------
 
 
+# Servers run in process groups of their own (a ``serve --workers N`` is a parent and N worker
+# processes): stopping one signals its whole group, so no worker outlives the bench. Being in
+# their own session, they no longer get the terminal's Ctrl-C: the groups still running when the
+# bench exits are killed on the way out (``_kill_groups_left``), whatever ended it.
+_groups: set[int] = set()
+
+
+def _signal(process: asyncio.subprocess.Process, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if process.pid in _groups:
+            os.killpg(process.pid, signum)
+        elif process.returncode is None:
+            process.send_signal(signum)
+
+
 async def stop(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM, then SIGKILL after ``STOP_TIMEOUT_S``; a no-op for a process already gone."""
-    if process.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        process.terminate()
-    try:
-        await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
+    """SIGTERM (to its process group, for a server), then SIGKILL after ``STOP_TIMEOUT_S``;
+    a server's group gets a SIGKILL in any case, for a worker its parent left behind."""
+    if process.returncode is None:
+        _signal(process, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            _signal(process, signal.SIGKILL)
+            await process.wait()
+    if process.pid in _groups:
+        _signal(process, signal.SIGKILL)
+        _groups.discard(process.pid)
+
+
+@atexit.register
+def _kill_groups_left() -> None:
+    for group in list(_groups):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    _groups.clear()
 
 
 async def wait_ready(server: Server) -> None:
@@ -220,7 +246,9 @@ async def start_server(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=server_log,
             stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,  # its own process group: see ``stop``
         )
+    _groups.add(process.pid)
     return Server(process, port, log_path)
 
 

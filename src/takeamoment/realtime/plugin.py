@@ -21,6 +21,7 @@ from takeamoment.realtime.limits import STATE_KEY as CONNECTIONS_KEY
 from takeamoment.realtime.limits import ConnectionCounter
 from takeamoment.realtime.presence import Presence
 from takeamoment.realtime.snapshots import Snapshots
+from takeamoment.realtime.standing import Standing
 from takeamoment.realtime.ws import event_stream, my_stream
 from takeamoment.services.versions import KnownVersions
 from takeamoment.settings import Settings
@@ -39,6 +40,7 @@ class RealtimePlugin(InitPluginProtocol):
         self.channels = make_channels_plugin(redis, settings.bus_channel)
         self.bus = Bus(self.channels, self.hub, settings.bus_channel, redis)
         self.bus.on_resubscribed = partial(offer_latest, db, self.hub)
+        self.standing = Standing(db, settings.ws_reauth_seconds)
         self.presence = Presence(self.hub, redis, settings.bus_channel)
         self.hub.on_membership.append(self.presence.changed)
         self.hub.listeners.append(self.known.heard)
@@ -47,6 +49,7 @@ class RealtimePlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.extend([event_stream, my_stream])
         app_config.state["hub"] = self.hub
+        app_config.state["standing"] = self.standing
         app_config.state["snapshots"] = self.snapshots
         app_config.state["known_versions"] = self.known
         app_config.state["redis"] = self.redis
@@ -63,6 +66,6 @@ class RealtimePlugin(InitPluginProtocol):
         )
         # ``self.channels`` comes before this plugin in the app's list, so Channels has already
         # registered its start-up hooks and ours run after them.
-        app_config.on_startup.extend([self.bus.start, self.presence.start])
-        app_config.on_shutdown[:0] = [self.presence.stop, self.bus.stop]
+        app_config.on_startup.extend([self.bus.start, self.presence.start, self.standing.start])
+        app_config.on_shutdown[:0] = [self.standing.stop, self.presence.stop, self.bus.stop]
         return app_config

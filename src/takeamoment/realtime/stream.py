@@ -27,7 +27,7 @@ from takeamoment.realtime.protocol import (
 
 LoadAfter = Callable[[int], Awaitable[list[dict[str, Any]]]]
 # Returns when the subscriber may no longer listen (its token was revoked).
-Expiry = Callable[[], Coroutine[Any, Any, None]]
+Expiry = Callable[[], Coroutine[Any, Any, object]]
 
 
 async def pump(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -26,8 +24,9 @@ from takeamoment.realtime.protocol import (
     CLOSE_UNAUTHORIZED,
 )
 from takeamoment.realtime.snapshots import Snapshots
+from takeamoment.realtime.standing import Standing
 from takeamoment.realtime.stream import LoadAfter, pump
-from takeamoment.services.auth import Principal, authenticate
+from takeamoment.services.auth import Principal
 from takeamoment.services.changes import MAX_SEQ, changes_after, event_topic
 from takeamoment.services.notifications import notifications_since, person_topic
 from takeamoment.services.schedule import snapshot_message
@@ -164,21 +163,18 @@ async def my_stream(socket: Socket) -> None:
 async def _my_stream(socket: Socket) -> None:
     db: Database = socket.app.state.db
     hub: Hub = socket.app.state.hub
+    standing: Standing = socket.app.state.standing
     if not _origin_allowed(socket, socket.app.state.settings, authenticated=True):
         return await _refuse(socket, CLOSE_FORBIDDEN, "origin not allowed")
     token = bearer_token(socket) or socket.query_params.get("token")
-    stands: Callable[[], Awaitable[bool]]
+    opened_with: str | None = None  # the page's session, when no token opens the stream
     if token:
         try:
             principal = await authenticate_attempt(socket, token)
         except TooManyAuthFailures as refused:
             return await _refuse(socket, CLOSE_TOO_MANY_FAILURES, refused.detail)
-
-        async def stands() -> bool:
-            return await authenticate(db, token) is not None
-
     else:  # a person's own page: its session cookie, from our own origin only
-        principal, stands = await _session_of(socket, db)
+        principal, opened_with = await _session_of(socket, db)
     if principal is None:
         return await _refuse(
             socket, CLOSE_UNAUTHORIZED, "a valid token or page session is required"
@@ -194,46 +190,25 @@ async def _my_stream(socket: Socket) -> None:
     def load_after(after: int) -> Any:
         return notifications_since(db, person_id, after)
 
-    async def until_revoked() -> None:
-        await _until_revoked(stands, socket.app.state.settings.ws_reauth_seconds)
-
-    with hub.subscribe(person_topic(person_id)) as subscription:
+    # Until the credential no longer stands: this process re-checks all of its streams' together.
+    with (
+        standing.watch(session_id=opened_with, token_id=principal.token_id) as revoked,
+        hub.subscribe(person_topic(person_id)) as subscription,
+    ):
         start = [Outgoing.of(m) for m in await _all_after(load_after, since)]
         await socket.accept()
         last_seq = start[-1].seq if start else since
-        await pump(socket, subscription, start, last_seq, load_after, until_revoked)
+        await pump(socket, subscription, start, last_seq, load_after, revoked.wait)
     return None
 
 
-async def _session_of(
-    socket: Socket, db: Database
-) -> tuple[Principal | None, Callable[[], Awaitable[bool]]]:
-    """The person a browser session cookie stands for, and how to ask whether it still does.
+async def _session_of(socket: Socket, db: Database) -> tuple[Principal | None, str | None]:
+    """The person a browser session cookie stands for, and the session's id.
 
     Only a handshake whose Origin is our own counts: a browser always sends one, and another
     site's page must not open a stream on the cookie the browser would attach for it.
     """
     current = session_id(socket)
-
-    async def stands() -> bool:
-        return current is not None and await session_principal(db, current) is not None
-
     if current is None or _origin(socket) != socket.app.state.settings.public_origin:
-        return None, stands
-    return await session_principal(db, current), stands
-
-
-async def _until_revoked(stands: Callable[[], Awaitable[bool]], every_seconds: float) -> None:
-    """Return once the stream's credential (token or session) no longer stands, checking every
-    ``every_seconds``.
-
-    Revocation or signing out may happen in another process (``takeamoment token revoke``), so
-    an open stream asks the database again now and then rather than waiting to be told.
-    """
-    while True:
-        await asyncio.sleep(every_seconds)
-        try:
-            if not await stands():
-                return
-        except Exception:  # the database is away: keep the stream; the next check decides
-            logger.warning("could not re-check a /ws/me credential; keeping the stream")
+        return None, None
+    return await session_principal(db, current), current

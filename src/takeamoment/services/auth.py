@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from takeamoment.db.engine import Database
 from takeamoment.db.people import ApiToken, Host
@@ -15,6 +16,11 @@ from takeamoment.domain.errors import Forbidden
 from takeamoment.services.tokens import hash_token, new_token
 
 Role = Literal["host", "creator", "therapist"]
+
+# Ids per ``IN (...)`` of a batched look-up: well under SQLite's and asyncpg's parameter limits.
+IN_CHUNK = 500
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +56,27 @@ async def authenticate(db: Database, token: str) -> Principal | None:
     return Principal(
         role=role_of(row.role), token_id=row.id, host_id=row.host_id, person_id=row.person_id
     )
+
+
+async def live_token_ids(db: Database, token_ids: Collection[str]) -> set[str]:
+    """Those of ``token_ids`` that still stand (:func:`is_live`), in one query.
+
+    Open streams re-check their tokens together (``realtime/standing.py``): one query for a
+    process's thousands of streams, not one each.
+    """
+    live: set[str] = set()
+    if not token_ids:
+        return live
+    async with db.read() as session:
+        for chunk in chunked(sorted(token_ids)):
+            query = select(ApiToken).where(col(ApiToken.id).in_(chunk))
+            live.update(row.id for row in (await session.execute(query)).scalars() if is_live(row))
+    return live
+
+
+def chunked(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def is_live(token: ApiToken | None) -> bool:

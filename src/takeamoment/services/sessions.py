@@ -9,6 +9,7 @@ the console's alone: a row stands for a host or a person.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +20,7 @@ from sqlmodel import col, select
 from takeamoment.db.engine import Database
 from takeamoment.db.people import ApiToken, AuthSession
 from takeamoment.db.types import utcnow
-from takeamoment.services.auth import Principal, is_live, role_of
+from takeamoment.services.auth import Principal, chunked, is_live, role_of
 
 # Ended or expired rows are kept this long (for a look in the database), then swept away.
 _KEEP_ENDED = timedelta(days=7)
@@ -104,9 +105,7 @@ async def session_principal(db: Database, session_id: str) -> Principal | None:
     if found is None:
         return None
     row, token = found
-    if row.ended_at is not None or row.expires_at <= utcnow():
-        return None
-    if row.token_id is not None and not is_live(token):
+    if not _stands(row, token, utcnow()):
         return None
     return Principal(
         role=role_of(row.role),
@@ -114,3 +113,29 @@ async def session_principal(db: Database, session_id: str) -> Principal | None:
         host_id=row.host_id,
         person_id=row.person_id,
     )
+
+
+async def open_session_ids(db: Database, session_ids: Collection[str]) -> set[str]:
+    """Those of ``session_ids`` that still stand for someone (as :func:`session_principal`
+    judges), in one query per chunk: open streams re-check their sessions together."""
+    standing: set[str] = set()
+    if not session_ids:
+        return standing
+    now = utcnow()
+    async with db.read() as session:
+        for chunk in chunked(sorted(session_ids)):
+            query = (
+                select(AuthSession, ApiToken)
+                .outerjoin(ApiToken, col(ApiToken.id) == col(AuthSession.token_id))
+                .where(col(AuthSession.id).in_(chunk))
+            )
+            rows = (await session.execute(query)).all()
+            standing.update(row.id for row, token in rows if _stands(row, token, now))
+    return standing
+
+
+def _stands(row: AuthSession, token: ApiToken | None, now: datetime) -> bool:
+    """Not ended, not expired, and the token it was opened with (if any) not revoked."""
+    if row.ended_at is not None or row.expires_at <= now:
+        return False
+    return row.token_id is None or is_live(token)
