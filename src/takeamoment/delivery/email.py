@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -76,9 +77,16 @@ class SmtpPool:
             timeout=SMTP_TIMEOUT_S,
         )
 
-    async def send(self, message: EmailMessage) -> None:
-        """Send one mail; PermanentMailError for a 5xx, any other error may be retried."""
+    async def send(self, composed: Callable[[], EmailMessage]) -> None:
+        """Send the mail ``composed`` makes; PermanentMailError for a 5xx, any other error may
+        be retried.
+
+        The mail is composed once a connection is free: composing takes milliseconds of CPU,
+        and a claimed batch of mails composed all at once, ahead of the connections, held the
+        event loop (and every connection's next mail) for the whole batch.
+        """
         async with self._turns:
+            message = composed()
             reused = bool(self._idle)
             client = self._idle.pop() if reused else self._new()
             try:
