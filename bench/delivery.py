@@ -22,9 +22,9 @@ connection in a plain loop, and the same N pushes encrypted (``http_ece``) and P
 channels; and a second, concurrent baseline with the server's defaults: 4 SMTP connections and
 16 pushes at a time. The server is given the plain loop's one SMTP connection
 (``--smtp-connections``, 1 unless told) and sends 16 pushes at a time, its default
-(``--pushes-at-once``). Against receivers on the same two CPUs, SMTP concurrency costs rather
-than pays: the concurrent baseline's mails over 4 connections took 1.4–1.5× as long as the plain
-loop's over one (two runs).
+(``--pushes-at-once``). The same SMTP connections as the loop it is compared with: against
+receivers on the same two shared CPUs, the concurrent baseline's 4 took 1.4–1.5× as long as one
+in two runs and half as long in a third; it depends on the machine's other load.
 ``ratio`` = ours / baseline: what the outbox (claims, rows, outcomes recorded, retries
 possible, exactly once) costs over sending the same bytes with nothing kept.
 
