@@ -78,6 +78,7 @@ class _MailHandler:
         assert isinstance(parsed, EmailMessage)
         with self.catcher.lock:
             self.catcher.mails.append(parsed)
+            self.catcher.last_at = time.perf_counter()
         return "250 Message accepted"
 
 
@@ -88,6 +89,9 @@ async def _wait_released(released: threading.Event) -> None:
 class MailCatcher:
     def __init__(self, port: int = 0) -> None:
         self.mails: list[EmailMessage] = []
+        # When the latest mail was accepted (``time.perf_counter``: the system's monotonic
+        # clock, the same in every process of the machine), for a benchmark.
+        self.last_at = 0.0
         self.lock = threading.Lock()
         self.holding, self.held, self.released = (threading.Event() for _ in range(3))
         self.controller = Controller(
@@ -203,6 +207,7 @@ class PushService:
         self.errors: list[str] = []
         self.mail_catcher: MailCatcher | None = None  # counted along, for a benchmark
         self.accepted = 0
+        self.last_at = 0.0  # when the latest push was accepted, as ``MailCatcher.last_at``
         self.lock = threading.Lock()
         self.held = threading.Event()
         self.released = threading.Event()
@@ -236,11 +241,20 @@ class PushService:
     def release(self) -> None:
         self.released.set()
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[str, float]:
         with self.lock:
-            pushes, errors = self.accepted, len(self.errors)
-        mails = len(self.mail_catcher.received()) if self.mail_catcher else 0
-        return {"pushes": pushes, "mails": mails, "errors": errors}
+            pushes, errors, pushed_at = self.accepted, len(self.errors), self.last_at
+        mails, mailed_at = 0, 0.0
+        if self.mail_catcher is not None:
+            with self.mail_catcher.lock:
+                mails, mailed_at = len(self.mail_catcher.mails), self.mail_catcher.last_at
+        return {
+            "pushes": pushes,
+            "mails": mails,
+            "errors": errors,
+            "last_push_at": pushed_at,
+            "last_mail_at": mailed_at,
+        }
 
     def reset(self) -> None:
         with self.lock:
@@ -249,9 +263,11 @@ class PushService:
                 sub.headers.clear()
             self.errors.clear()
             self.accepted = 0
+            self.last_at = 0.0
         if self.mail_catcher is not None:
             with self.mail_catcher.lock:
                 self.mail_catcher.mails.clear()
+                self.mail_catcher.last_at = 0.0
 
     def all_received(self) -> Iterator[dict[str, Any]]:
         with self.lock:
@@ -281,6 +297,7 @@ class PushService:
             sub.received.append(json.loads(plain))
             sub.headers.append(headers)
             self.accepted += 1
+            self.last_at = time.perf_counter()
         return 201
 
 
@@ -361,9 +378,11 @@ def main() -> None:
 
     ``python -m tests.delivery.receivers push PORT`` or ``… smtp PORT CONTROL_PORT``.
     ``GET /_counts`` (on the push port, or the SMTP receiver's control port) answers
-    ``{"pushes", "mails", "errors"}``; ``POST /_subscriptions?n=N`` makes N subscriptions;
-    ``POST /_reset`` forgets what arrived. Each in its own process: in one, the push service's
-    threads and the SMTP server's event loop would take turns holding the GIL.
+    ``{"pushes", "mails", "errors", "last_push_at", "last_mail_at"}`` (the last two when the
+    latest one arrived, on ``time.perf_counter``'s clock, which every process shares);
+    ``POST /_subscriptions?n=N`` makes N subscriptions; ``POST /_reset`` forgets what arrived.
+    Each in its own process: in one, the push service's threads and the SMTP server's event
+    loop would take turns holding the GIL.
     """
     import sys
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
@@ -56,13 +58,30 @@ class PermanentMailError(Exception):
 
 
 class SmtpPool:
-    """Up to ``size`` SMTP connections, each used by one mail at a time and then kept."""
+    """Up to ``size`` SMTP connections, each used by one mail at a time and then kept.
+
+    The connections live on an event loop of their own, in a thread started on first use: an
+    SMTP conversation is four round trips a mail, and on the server's loop each answer waited
+    behind every push under way (16 at a time), so the mails, the slower channel, fell behind
+    the pushes. ``send`` and ``close`` are called from the server's loop.
+    """
 
     def __init__(self, config: SmtpConfig, size: int) -> None:
         self.config = config
         self.size = max(1, size)
         self._idle: list[aiosmtplib.SMTP] = []
-        self._turns = asyncio.Semaphore(self.size)
+        self._turns = asyncio.Semaphore(self.size)  # used on the pool's loop only
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def _pool_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="takeamoment-smtp", daemon=True
+            )
+            self._thread.start()
+        return self._loop
 
     def _new(self) -> aiosmtplib.SMTP:
         c = self.config
@@ -76,9 +95,20 @@ class SmtpPool:
             timeout=SMTP_TIMEOUT_S,
         )
 
-    async def send(self, message: EmailMessage) -> None:
-        """Send one mail; PermanentMailError for a 5xx, any other error may be retried."""
+    async def send(self, composed: Callable[[], EmailMessage]) -> None:
+        """Send the mail ``composed`` makes; PermanentMailError for a 5xx, any other error may
+        be retried. Cancelled, the send is cut off (and its connection closed).
+
+        The mail is composed once a connection is free: composing takes milliseconds of CPU,
+        and a claimed batch of mails composed all at once, ahead of the connections, held the
+        event loop (and every connection's next mail) for the whole batch.
+        """
+        sending = asyncio.run_coroutine_threadsafe(self._send(composed), self._pool_loop())
+        await asyncio.wrap_future(sending)
+
+    async def _send(self, composed: Callable[[], EmailMessage]) -> None:
         async with self._turns:
+            message = composed()
             reused = bool(self._idle)
             client = self._idle.pop() if reused else self._new()
             try:
@@ -109,6 +139,16 @@ class SmtpPool:
             raise
 
     async def close(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._quit_idle(), loop))
+        loop.call_soon_threadsafe(loop.stop)
+        await asyncio.to_thread(thread.join)
+        loop.close()
+        self._loop = self._thread = None
+
+    async def _quit_idle(self) -> None:
         idle, self._idle = self._idle, []
         for client in idle:
             with contextlib.suppress(Exception):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 from collections import Counter
@@ -372,7 +373,8 @@ class DeliveryWorker:
             return self._gave_up(job, "email is not set up")
         if not person.email or not person.email_enabled:
             return self._gave_up(job, "email turned off")
-        mail = compose(
+        mail = functools.partial(
+            compose,
             notification_message(job.notification),
             Recipient(person_id=person.id, name=person.name, email=person.email),
             mail_from=mailer.mail_from,
