@@ -10,12 +10,12 @@ from the go-live's commit (the rows visible in the database, read directly every
 the push service has all N payloads (polled every 10 ms); the go-live's own time (request to
 commit, writing the N rows) is shown too.
 
-The baseline, in the same run, against the same push service: the same N payloads (the notice's
-JSON with an unfollow link each) encrypted (``http_ece``) and POSTed with one
-``httpx.AsyncClient`` in a plain loop, one after another; and a concurrent baseline of 16 such
-loops side by side (the server's default ``TAKEAMOMENT_DELIVERY_CONCURRENCY``). ``ratio`` =
-ours / baseline: what the outbox (claims, rows, outcomes recorded, exactly once across a crash)
-costs over sending the same bytes with nothing kept. Target: ≤ 1.3× the plain loop.
+The baseline, in the same run, against the same push service: the same N payloads (the notice's JSON
+with an unfollow link each) encrypted (``http_ece``) and POSTed with one ``aiohttp`` session (the
+server's HTTP client) in a plain loop, one after another; and a concurrent baseline of 16 such loops
+side by side (the server's default ``TAKEAMOMENT_DELIVERY_CONCURRENCY``). ``ratio`` = ours /
+baseline: what the outbox (claims, rows, outcomes recorded, exactly once across a crash) costs over
+sending the same bytes with nothing kept. Target: ≤ 1.3× the plain loop.
 
 Run: ``.venv/bin/python bench/follows.py [--followers N] [--backend sqlite|postgres]``.
 Progress goes to stderr; stdout gets a Markdown table, the details and the command.

@@ -9,13 +9,13 @@ delays the first slot by 5 minutes with cascade: one transaction moves all N slo
 them. Measured: from the commit (the messages visible in the database, read directly every
 10 ms) until the receiver has verified all N×W (polled every 10 ms).
 
-The baselines, in the same run, against the same receiver: the same N×W bodies (the messages'
-own JSON, read back from the database) each signed with ``standardwebhooks`` and POSTed with one
-``httpx.AsyncClient``, first in a plain loop (one at a time), then as many at a time as the
-server may send (``--concurrency``, the server's ``TAKEAMOMENT_DELIVERY_CONCURRENCY``, 16 by
-default). ``ratio`` = ours / baseline: what the outbox
-(claims, rows, every try recorded, retries, order per webhook) costs over sending the same
-bytes with nothing kept.
+The baselines, in the same run, against the same receiver: the same N×W bodies (the messages' own
+JSON, read back from the database) each signed with ``standardwebhooks`` and POSTed with one
+``aiohttp`` session (the HTTP client the server sends with), first in a plain loop (one at a time),
+then as many at a time as the server may send (``--concurrency``, the server's
+``TAKEAMOMENT_DELIVERY_CONCURRENCY``, 16 by default). ``ratio`` = ours / baseline: what the outbox
+(claims, rows, every try recorded, retries, order per webhook) costs over sending the same bytes
+with nothing kept.
 
 Run: ``.venv/bin/python bench/webhooks.py [--changes N] [--webhooks W]
 [--backend sqlite|postgres]``. Progress goes to stderr; stdout gets a Markdown table, the
@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the receiver of tests/delivery
 
+import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 from _report import backends_report, run_main  # noqa: E402
 from _server import PG_ADMIN_DSN, BenchError, free_port, running_servers, stop  # noqa: E402
@@ -241,10 +242,9 @@ async def measure_baseline(
     """Sign and POST every message, ``at_once`` at a time; seconds until all were verified."""
     await client.post(f"{url}/_reset")
     signers = {name: Webhook(secret) for name, secret in secrets.items()}
-    limits = httpx.Limits(max_connections=at_once, max_keepalive_connections=at_once)
     queue = list(reversed(messages))
 
-    async def send_all(sender: httpx.AsyncClient) -> None:
+    async def send_all(sender: aiohttp.ClientSession) -> None:
         while queue:
             name, msg_id, body = queue.pop()
             now = datetime.now(UTC)
@@ -254,14 +254,16 @@ async def measure_baseline(
                 "webhook-signature": signers[name].sign(msg_id, now, body),
                 "content-type": "application/json",
             }
-            response = await sender.post(f"{url}/hooks/{name}", content=body, headers=headers)
-            if response.status_code >= 300:
-                raise BenchError(f"the receiver answered {response.status_code}")
+            async with sender.post(f"{url}/hooks/{name}", data=body, headers=headers) as answer:
+                await answer.read()
+                if answer.status >= 300:
+                    raise BenchError(f"the receiver answered {answer.status}")
 
     started = time.perf_counter()
     # Watched while sending, as ours is: the polling costs both runs the same.
     arriving = asyncio.create_task(arrival(client, url, len(messages), started))
-    async with httpx.AsyncClient(timeout=10, trust_env=False, limits=limits) as sender:
+    connector = aiohttp.TCPConnector(limit=at_once)
+    async with aiohttp.ClientSession(connector=connector, trust_env=False) as sender:
         await asyncio.gather(*(send_all(sender) for _ in range(at_once)))
     return await arriving
 

@@ -1,11 +1,11 @@
 """Web Push: encrypt (RFC 8291, ``aes128gcm``), sign (RFC 8292, VAPID), POST (RFC 8030).
 
 Encryption is ``http_ece`` and signing ``py_vapid``, the libraries ``pywebpush`` is built on; the
-POST is ours, on one shared ``httpx.AsyncClient``, so nothing blocks the event loop (pywebpush's
-own ``webpush()`` sends with ``requests``). Every POST goes through the outbound guard
-(``services/outbound.py``): the endpoint is resolved and checked at send time and the connection
-made to the address that was checked, with TLS still verified against the endpoint's host name;
-no redirects; a 10 s timeout.
+POST is ours, on one shared ``aiohttp`` session (``delivery/outbound_http.py``), so nothing
+blocks the event loop (pywebpush's own ``webpush()`` sends with ``requests``). Every POST goes
+through the outbound guard (``services/outbound.py``): the endpoint is resolved and checked at
+send time and the connection made to the address that was checked, with TLS still verified
+against the endpoint's host name; no redirects; a 10 s timeout.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import http_ece
-import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from takeamoment.delivery.outbound_http import outbound_client, post_checked
-from takeamoment.services.outbound import OutboundRefused, Target, resolve
+from takeamoment.delivery.outbound_http import OUTBOUND_ERRORS, OutboundClient, error_name
+from takeamoment.services.outbound import OutboundRefused, resolve
 from takeamoment.services.push_subscriptions import b64url_decode
 
 # RFC 8291: one record of at most 4096 bytes; the header (86), the padding delimiter (1) and
@@ -86,11 +85,11 @@ class PushSender:
         self.vapid.conf = {"no-strict": True}
         self.subject = subject
         self.allow_private = allow_private
-        self.client = outbound_client(connections)
+        self.client = OutboundClient(connections)
         self._tokens: dict[str, tuple[float, str]] = {}
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
     def authorization(self, audience: str) -> str:
         """``vapid t=<JWT>,k=<public key>`` for an origin, signed once and reused for hours."""
@@ -121,13 +120,10 @@ class PushSender:
             "Topic": topic,
         }
         try:
-            response = await self._post(target, encrypt(payload, p256dh, auth), headers)
-        except httpx.HTTPError as error:
-            return PushResult("retry", type(error).__name__)
-        return _result(response.status_code)
-
-    async def _post(self, target: Target, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return await post_checked(self.client, target, body, headers)
+            status = await self.client.post(target, encrypt(payload, p256dh, auth), headers)
+        except OUTBOUND_ERRORS as error:
+            return PushResult("retry", error_name(error))
+        return _result(status)
 
 
 def _result(status: int) -> PushResult:

@@ -13,10 +13,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 from standardwebhooks import Webhook
 
-from takeamoment.delivery.outbound_http import outbound_client, post_checked
+from takeamoment.delivery.outbound_http import OUTBOUND_ERRORS, OutboundClient, error_name
 from takeamoment.services.outbound import OutboundRefused, resolve
 from takeamoment.services.webhook_secrets import SecretBox, SecretUnreadable
 
@@ -40,11 +39,11 @@ class WebhookSender:
     def __init__(self, box: SecretBox, *, allow_private: bool, connections: int = 16) -> None:
         self.box = box
         self.allow_private = allow_private
-        self.client = outbound_client(connections)
+        self.client = OutboundClient(connections)
         self._signers: dict[str, Webhook] = {}
 
     async def close(self) -> None:
-        await self.client.aclose()
+        await self.client.close()
 
     def signer(self, sealed: str) -> Webhook:
         """The signer for a sealed secret (opening one costs an HMAC and an AES decryption)."""
@@ -76,14 +75,12 @@ class WebhookSender:
         try:
             target = await resolve(url, allow_private=self.allow_private)
             headers = self.headers(self.signer(sealed), msg_id, body)
-            response = await post_checked(self.client, target, body.encode(), headers)
+            status = await self.client.post(target, body.encode(), headers)
         except OutboundRefused as error:  # resolved to a private address now, or not at all
             return result(False, None, f"refused: {error}")
         except SecretUnreadable as error:
             return result(False, None, str(error))
-        except httpx.TimeoutException:
-            return result(False, None, "timeout")
-        except httpx.HTTPError as error:
-            return result(False, None, type(error).__name__)
-        ok = 200 <= response.status_code < 300
-        return result(ok, response.status_code, None if ok else f"HTTP {response.status_code}")
+        except OUTBOUND_ERRORS as error:
+            return result(False, None, error_name(error))
+        ok = 200 <= status < 300
+        return result(ok, status, None if ok else f"HTTP {status}")
