@@ -29,6 +29,10 @@ from tests.calendar.builders import feed_text, path_of
 from tests.conftest import skip_or_fail
 from tests.helpers import Client, make_channel, make_event, make_person, make_slot, publish
 
+# One worker runs them all under ``pytest -n`` (bin/test): the ical.js fixture runs ``npm ci``
+# into tests/calendar/js on first use, which two workers must not do at once.
+pytestmark = pytest.mark.xdist_group("calendar-readers")
+
 HERE = Path(__file__).parent
 JS_DIR = HERE / "js"
 LIBICAL_READER = HERE / "libical" / "read.c"

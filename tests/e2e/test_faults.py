@@ -45,7 +45,9 @@ from tests.helpers import at
 
 __all__ = ["private_pg_url", "private_postgres", "private_redis"]  # fixtures used by name below
 
-pytestmark = pytest.mark.slow
+# One worker runs them all under ``pytest -n`` (bin/test): each worker would otherwise start a
+# PostgreSQL and a Redis of its own for them.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("private-services")]
 
 RECOVERY_WAIT_S = 45  # a bound so a broken recovery fails instead of hanging the suite
 SETTLE_OK = 120  # successful requests to see before the fault and again after it

@@ -39,7 +39,7 @@ from tests.helpers import at
 
 __all__ = ["private_redis"]  # a fixture, used by name below
 
-pytestmark = [pytest.mark.slow, pytest.mark.redis]
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.xdist_group("private-services")]
 
 CLIENT_TIMEOUT_S = 1.9
 SLOTS = 11  # back to back: a delay of the first moves the ten after it
