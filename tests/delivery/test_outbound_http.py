@@ -38,7 +38,14 @@ def target(port: int, url: str = "http://push.example.test/send/1") -> Target:
     return Target(url=urlsplit(url), host="push.example.test", port=port, address="127.0.0.1")
 
 
-async def test_the_post_goes_to_the_checked_address_naming_the_urls_host() -> None:
+@pytest.fixture
+async def client() -> AsyncIterator[OutboundClient]:
+    outbound = OutboundClient(4)
+    yield outbound
+    await outbound.close()
+
+
+async def test_the_post_goes_to_the_checked_address_naming_its_host(client: OutboundClient) -> None:
     seen: list[dict[str, str]] = []
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -47,19 +54,15 @@ async def test_the_post_goes_to_the_checked_address_naming_the_urls_host() -> No
         await writer.drain()
         writer.close()
 
-    client = OutboundClient(4)
-    try:
-        async with http_server(answer) as port:
-            status = await client.post(target(port), b"payload", {"TTL": "60"})
-    finally:
-        await client.close()
+    async with http_server(answer) as port:
+        status = await client.post(target(port), b"payload", {"TTL": "60"})
     assert status == 201
     assert seen[0]["request"] == "POST /send/1 HTTP/1.1"
     assert seen[0]["host"] == "push.example.test"
     assert seen[0]["ttl"] == "60"
 
 
-async def test_a_redirect_is_an_answer_not_followed() -> None:
+async def test_a_redirect_is_an_answer_not_followed(client: OutboundClient) -> None:
     requests = 0
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -73,16 +76,12 @@ async def test_a_redirect_is_an_answer_not_followed() -> None:
         await writer.drain()
         writer.close()
 
-    client = OutboundClient(4)
-    try:
-        async with http_server(answer) as port:
-            assert await client.post(target(port), b"x", {}) == 307
-    finally:
-        await client.close()
+    async with http_server(answer) as port:
+        assert await client.post(target(port), b"x", {}) == 307
     assert requests == 1
 
 
-async def test_a_long_answer_is_cut_short_and_its_status_kept() -> None:
+async def test_a_long_answer_is_cut_short_and_its_status_kept(client: OutboundClient) -> None:
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         size = 4 * 1024 * 1024
@@ -95,15 +94,13 @@ async def test_a_long_answer_is_cut_short_and_its_status_kept() -> None:
             pass  # the client hung up once it had read enough: what this test wants
         writer.close()
 
-    client = OutboundClient(4)
-    try:
-        async with http_server(answer) as port:
-            assert await client.post(target(port), b"x", {}) == 201
-    finally:
-        await client.close()
+    async with http_server(answer) as port:
+        assert await client.post(target(port), b"x", {}) == 201
 
 
-async def test_no_answer_in_time_is_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_answer_in_time_is_a_timeout(
+    client: OutboundClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(outbound_http, "OUTBOUND_TIMEOUT_S", 0.3)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -111,23 +108,15 @@ async def test_no_answer_in_time_is_a_timeout(monkeypatch: pytest.MonkeyPatch) -
         await asyncio.sleep(2)
         writer.close()
 
-    client = OutboundClient(4)
-    try:
-        async with http_server(answer) as port:
-            with pytest.raises(OUTBOUND_ERRORS) as caught:
-                await client.post(target(port), b"x", {})
-    finally:
-        await client.close()
+    async with http_server(answer) as port:
+        with pytest.raises(OUTBOUND_ERRORS) as caught:
+            await client.post(target(port), b"x", {})
     assert error_name(caught.value) == "timeout"
 
 
-async def test_no_connection_is_an_error_by_name() -> None:
+async def test_no_connection_is_an_error_by_name(client: OutboundClient) -> None:
     async with http_server(lambda r, w: asyncio.sleep(0)) as port:
         pass  # closed again: nothing listens on the port now
-    client = OutboundClient(4)
-    try:
-        with pytest.raises(OUTBOUND_ERRORS) as caught:
-            await client.post(target(port), b"x", {})
-    finally:
-        await client.close()
+    with pytest.raises(OUTBOUND_ERRORS) as caught:
+        await client.post(target(port), b"x", {})
     assert error_name(caught.value) == "ClientConnectorError"
