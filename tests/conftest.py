@@ -16,8 +16,6 @@ from pathlib import Path
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from takeamoment.app import create_app
 from takeamoment.db.engine import Database
@@ -72,12 +70,23 @@ def pg_database() -> Iterator[str]:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _truncate(url: str) -> None:
-    engine = create_async_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    async with engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
-    await engine.dispose()
+# Children before parents. DELETE, not TRUNCATE: on tables of a few rows it is a third of the
+# time (TRUNCATE makes new files for every table), and ~450 tests empty the database first.
+EMPTY_EVERY_TABLE = "".join(
+    f'DELETE FROM "{t.name}";'  # noqa: S608 (our own table names)
+    for t in reversed(metadata.sorted_tables)
+)
+
+
+async def empty_database(url: str) -> None:
+    """Delete every row of the PostgreSQL database at ``url`` (its schema stays at head)."""
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn, timeout=5)
+    try:
+        async with connection.transaction():
+            await connection.execute(EMPTY_EVERY_TABLE)
+    finally:
+        await connection.close()
 
 
 def sqlite_copy(tmp_path: Path, sqlite_template: Path) -> str:
@@ -99,7 +108,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         yield sqlite_copy(tmp_path, sqlite_template)
     else:
         url: str = request.getfixturevalue("pg_database")
-        asyncio.run(_truncate(url))
+        asyncio.run(empty_database(url))
         yield url
 
 
@@ -129,3 +138,9 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type:
 @pytest.fixture
 async def host_token(db: Database) -> str:
     return await issue_host_token(db, "Test Host")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked slow first, the rest in their order: on several workers (``bin/test``) a
+    minute-long test picked up last would run on alone while the other workers sit idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -18,10 +17,19 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    async_playwright,
+    expect,
+)
 
+from tests import launch
 from tests.conftest import skip_or_fail
-from tests.e2e.conftest import BIN, free_port, server_env, start_server, stop_server
+from tests.e2e.conftest import free_port, server_env, start_server, stop_server
+from tests.launch import Launched
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,6 +51,8 @@ SCREENSHOTS = Path(
 )
 EVENT = "take-a-moment"
 WAIT_MS = 15_000  # a loaded machine may take seconds to run a server's answer through a page
+# expect(...) has a default of its own (5 s): the same patience as every other wait.
+expect.set_options(timeout=WAIT_MS)
 
 
 @dataclass
@@ -54,7 +64,7 @@ class Site:
     env: dict[str, str]
     cwd: Path
     port: int
-    process: subprocess.Popen[bytes] | None = None
+    process: Launched | None = None
 
     def api(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.host_token}"}
@@ -102,9 +112,8 @@ class Site:
 
 def seed_demo(env: dict[str, str], cwd: Path) -> str:
     """``takeamoment demo`` into the site's database; returns the host token it prints last."""
-    result = subprocess.run(
-        [str(BIN), "demo"], env=env, cwd=cwd, capture_output=True, text=True, check=True
-    )
+    result = launch.run(["demo"], env, cwd)
+    result.check_returncode()
     return result.stdout.strip().splitlines()[-1]
 
 
@@ -212,15 +221,9 @@ def empty_site(cwd: Path) -> Site:
     url = f"http://127.0.0.1:{port}"
     env = server_env(f"sqlite+aiosqlite:///{cwd / 'empty.db'}", TAKEAMOMENT_PUBLIC_URL=url)
     # Token commands never migrate; a fresh database is brought to head first, as serve would.
-    subprocess.run([str(BIN), "db", "upgrade"], env=env, cwd=cwd, check=True, capture_output=True)
-    result = subprocess.run(
-        [str(BIN), "token", "issue", "--role", "host", "--name", "Editor Host"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    launch.run(["db", "upgrade"], env, cwd).check_returncode()
+    result = launch.run(["token", "issue", "--role", "host", "--name", "Editor Host"], env, cwd)
+    result.check_returncode()
     site = Site(
         url=url, host_token=result.stdout.strip().splitlines()[-1], env=env, cwd=cwd, port=port
     )

@@ -169,7 +169,11 @@ async def test_turning_on_notifications_registers_the_service_worker_for_me(
     await page.get_by_role("button", name="Turn on notifications on this device").click()
     registration = await page.evaluate(
         """async () => {
-          await navigator.serviceWorker.ready;  // waits for the page's click to register it
+          // waits for the page's click to register it; bounded, so a failure says so
+          const bound = new Promise((resolve) => setTimeout(() => resolve("timeout"), 30000));
+          if (await Promise.race([navigator.serviceWorker.ready, bound]) === "timeout") {
+            return "no service worker became ready in 30 s";
+          }
           const found = await navigator.serviceWorker.getRegistration("/me");
           return found && { scope: found.scope, active: Boolean(found.active),
                             script: (found.active || found.installing || found.waiting).scriptURL };

@@ -48,7 +48,7 @@ async def client(settings: Settings) -> AsyncIterator[Client]:
         yield test_client
 
 
-async def until(predicate: Callable[[], Awaitable[bool] | bool], limit: float = 20) -> None:
+async def until(predicate: Callable[[], Awaitable[bool] | bool], limit: float = 60) -> None:
     """Wait for a condition (never for a fixed time)."""
     deadline = asyncio.get_running_loop().time() + limit
     while True:

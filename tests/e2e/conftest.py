@@ -21,6 +21,7 @@ import pytest
 from takeamoment.db.engine import Database
 from takeamoment.services.auth import issue_host_token as issue_in_process
 from tests.conftest import skip_or_fail
+from tests.launch import Launched, Process, launch
 
 BIN = Path(sys.executable).parent / "takeamoment"
 
@@ -56,7 +57,7 @@ def server_env(db_url: str, **extra: str) -> dict[str, str]:
     }
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_ready(url: str, process: Process, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -72,11 +73,11 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30) 
 
 def start_server(
     env: dict[str, str], cwd: Path, workers: int = 1, port: int | None = None
-) -> tuple[subprocess.Popen[bytes], str]:
+) -> tuple[Launched, str]:
+    """``takeamoment serve`` (forked from the fork server of ``tests/launch.py``), once ready."""
     port = port or free_port()
-    process = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port), "--workers", str(workers)], env=env, cwd=cwd
-    )
+    argv = ["serve", "--port", str(port), "--workers", str(workers)]
+    process = launch(argv, env, cwd, starts_processes=workers > 1)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process)
@@ -86,7 +87,7 @@ def start_server(
     return process, url
 
 
-def kill_hard(process: subprocess.Popen[bytes]) -> None:
+def kill_hard(process: Process) -> None:
     """SIGKILL: no shutdown hook runs, as when a machine dies."""
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -100,7 +101,7 @@ async def until(predicate: Callable[[], object], limit: float = 60) -> None:
         await asyncio.sleep(0.1)
 
 
-def stop_server(process: subprocess.Popen[bytes]) -> None:
+def stop_server(process: Process) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -113,7 +114,7 @@ def issue_host_token(env: dict[str, str], cwd: Path) -> str:
     """A host token for the server's database, issued in this process as `token issue` does.
 
     Starting a Python process per test to issue one cost a second of CPU a test; the command
-    itself is tested (``issue_host_token_with_cli``, ``tests/e2e/test_cli.py``,
+    itself is tested (``issue_host_token_with_cli`` in ``tests/e2e/test_cli.py``, and
     ``tests/e2e/test_tokens_cli.py``). Run in a thread of its own: tests call this from inside
     their event loop too.
     """

@@ -38,6 +38,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.test_forwarded_for import BAD_TOKEN, client_from, statuses
 from tests.e2e.test_realtime import Host, recv, ws_url
+from tests.launch import Process
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
@@ -134,7 +135,7 @@ def deployment(
         TAKEAMOMENT_FORWARDED_ALLOW_IPS='["127.0.0.1"]',
     )
     token = issue_host_token(env, directory)
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[Process] = []
     try:
         first, first_url = start_server(env, directory)
         processes.append(first)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.conftest import _truncate
+from tests.conftest import empty_database
 from tests.e2e.conftest import (
     Server,
     bus_env,
@@ -177,7 +177,7 @@ async def _leader(url: str) -> bool:
 async def test_with_two_servers_notices_arrive_once_and_survive_killing_the_scheduler(
     pg_database: str, redis_url: str, tmp_path: Path
 ) -> None:
-    await _truncate(pg_database)
+    await empty_database(pg_database)
     env = server_env(pg_database, **bus_env(redis_url))
     token = issue_host_token(env, tmp_path)
     first, first_url = start_server(env, tmp_path)

@@ -1,17 +1,20 @@
-"""Schemathesis against the server's own ``/schema/openapi.json``, on a real server.
+"""Schemathesis against the server's own ``/schema/openapi.json``, on real servers.
 
 Every operation of the document is called with generated requests (valid and invalid ones), as an
-authenticated host, against a seeded event so that path parameters also name real things. Each
-answer must be no 5xx, carry a documented status code and content type, and match the documented
-schema. Generation is bounded (``MAX_EXAMPLES`` per operation) and derandomized, so a CI run
-makes the same requests every time. The number of requests is printed at the end (``-s``).
+authenticated host, against a seeded event so that path parameters also name real things; each
+request goes to two servers, one on SQLite and one on PostgreSQL. Each answer must be no 5xx,
+carry a documented status code and content type, and match the documented schema. Generation is
+bounded (``MAX_EXAMPLES`` per operation) and derandomized, so a CI run makes the same requests
+every time. The number of requests is printed at the end (``-s``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import empty_database, sqlite_copy
 from tests.e2e.conftest import issue_host_token, server_env, start_server, stop_server
+from tests.launch import Launched
 
 MAX_EXAMPLES = 25
 CHECKS = [
@@ -118,21 +123,52 @@ def seed(url: str, token: str) -> dict[str, list[str]]:
     }
 
 
+@dataclass(frozen=True)
+class Target:
+    """A server on one backend, seeded, with its host token and its real path values."""
+
+    backend: str
+    url: str
+    token: str
+    real: dict[str, list[str]]
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
 @pytest.fixture
-def fuzz_server(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str, dict[str, list[str]]]]:
-    env = server_env(db_url, **FUZZ_ENV)
-    token = issue_host_token(env, tmp_path)
-    process, url = start_server(env, tmp_path)
+def targets(
+    sqlite_template: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[list[Target]]:
+    """One server on SQLite and one on PostgreSQL: every generated request goes to both.
+
+    Generating the requests costs more CPU than the servers answering them, so they are made
+    once (they were the same on both before: generation is derandomized).
+    """
+    pg_url: str = request.getfixturevalue("pg_database")
+    asyncio.run(empty_database(pg_url))
+    databases = {"sqlite": sqlite_copy(tmp_path, sqlite_template), "postgres": pg_url}
+    processes: list[Launched] = []
+    found: list[Target] = []
     try:
-        yield url, token, seed(url, token)
+        for backend, db_url in databases.items():
+            cwd = tmp_path / backend
+            cwd.mkdir()
+            env = server_env(db_url, **FUZZ_ENV)
+            token = issue_host_token(env, cwd)
+            process, url = start_server(env, cwd)
+            processes.append(process)
+            found.append(Target(backend, url, token, seed(url, token)))
+        yield found
     finally:
-        stop_server(process)
+        for process in processes:
+            stop_server(process)
 
 
 @pytest.fixture
-def api_schema(fuzz_server: tuple[str, str, dict[str, list[str]]]) -> schemathesis.BaseSchema:
-    url, token, real = fuzz_server
-    schema = schemathesis.openapi.from_url(f"{url}/schema/openapi.json")
+def api_schema(targets: list[Target]) -> schemathesis.BaseSchema:
+    real = targets[0].real
+    schema = schemathesis.openapi.from_url(f"{targets[0].url}/schema/openapi.json")
 
     @schema.hook
     def flatmap_path_parameters(
@@ -151,14 +187,25 @@ def api_schema(fuzz_server: tuple[str, str, dict[str, list[str]]]) -> schemathes
     return schema
 
 
+def same_thing_on(target: Target, first: Target) -> dict[str, str]:
+    """The first server's seeded values mapped to what the same seeding made on ``target``."""
+    return {
+        mine: theirs
+        for name, values in first.real.items()
+        for mine, theirs in zip(values, target.real[name], strict=True)
+    }
+
+
 def fuzz_operation(
     schema: schemathesis.BaseSchema,
     operation: schemathesis.APIOperation,
     mode: schemathesis.GenerationMode,
-    headers: dict[str, str],
+    targets: list[Target],
     counts: Counter[str],
 ) -> None:
-    """Up to MAX_EXAMPLES derandomized cases of one operation; raises on the first failure."""
+    """Up to MAX_EXAMPLES derandomized cases of one operation, each sent to every target;
+    raises on the first failure, naming the backend."""
+    translations = [same_thing_on(target, targets[0]) for target in targets]
 
     @settings(
         max_examples=MAX_EXAMPLES,
@@ -169,33 +216,49 @@ def fuzz_operation(
     )
     @given(case=operation.as_strategy(generation_mode=mode, hooks=schema.hooks))
     def run(case: schemathesis.Case) -> None:
-        response = case.call_and_validate(headers=headers, checks=CHECKS)
-        counts[f"{response.status_code // 100}xx"] += 1
+        generated = case.path_parameters
+        for target, translation in zip(targets, translations, strict=True):
+            if generated:
+                case.path_parameters = {
+                    name: translation.get(value, value) if isinstance(value, str) else value
+                    for name, value in generated.items()
+                }
+            try:
+                response = case.call_and_validate(
+                    base_url=target.url, headers=target.headers(), checks=CHECKS
+                )
+            except Exception as failure:
+                failure.add_note(f"on {target.backend}")
+                raise
+            finally:
+                case.path_parameters = generated
+            counts[f"{response.status_code // 100}xx"] += 1
 
     run()
 
 
-def test_every_operation_answers_as_documented(
-    api_schema: schemathesis.BaseSchema, fuzz_server: tuple[str, str, dict[str, list[str]]]
+@pytest.mark.postgres
+def test_every_operation_answers_as_documented_on_sqlite_and_postgres(
+    api_schema: schemathesis.BaseSchema, targets: list[Target]
 ) -> None:
-    headers = {"Authorization": f"Bearer {fuzz_server[1]}"}
     counts: Counter[str] = Counter()
     failures: list[str] = []
     operations = [result.ok() for result in api_schema.get_all_operations()]
     for operation in operations:
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
             try:
-                fuzz_operation(api_schema, operation, mode, headers, counts)
+                fuzz_operation(api_schema, operation, mode, targets, counts)
             except Unsatisfiable:
                 # No parameters and no body: there is nothing to make invalid.
                 if mode is not schemathesis.GenerationMode.NEGATIVE:
                     raise
             except Exception as failure:  # report every operation's failure, not just the first
-                failures.append(f"{operation.label} ({mode.value}): {failure}")
+                notes = " ".join(getattr(failure, "__notes__", []))
+                failures.append(f"{operation.label} ({mode.value}) {notes}: {failure}")
     by_status = ", ".join(f"{status}: {n}" for status, n in sorted(counts.items()))
     print(
         f"\nschema fuzz: {len(operations)} operations, {sum(counts.values())} requests"
-        f" ({by_status})"
+        f" on {len(targets)} servers ({by_status})"
     )
     assert len(operations) > 20
     assert not failures, "\n\n".join(failures)

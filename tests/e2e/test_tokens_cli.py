@@ -1,4 +1,6 @@
-"""``takeamoment token list`` and ``token revoke``, run as a user runs them."""
+"""``takeamoment token list`` and ``token revoke``, each in a process of its own as a user runs
+them (forked from the fork server of ``tests/launch.py``; ``tests/e2e/test_cli.py`` runs the
+installed console script itself)."""
 
 from __future__ import annotations
 
@@ -18,14 +20,19 @@ from takeamoment.app import create_app
 from takeamoment.db.migrate import alembic_config
 from takeamoment.services.tokens import hash_token
 from takeamoment.settings import Settings
-from tests.e2e.conftest import BIN, server_env, start_server, stop_server
-from tests.e2e.conftest import issue_host_token_with_cli as issue
+from tests import launch
+from tests.e2e.conftest import server_env, start_server, stop_server
 
 
 def takeamoment(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN), *args], env=env, cwd=cwd, capture_output=True, text=True, check=False
-    )
+    return launch.run(args, env, cwd)
+
+
+def issue(env: dict[str, str], cwd: Path) -> str:
+    """A host token from ``takeamoment token issue``: its last line of output."""
+    result = takeamoment(env, cwd, "token", "issue", "--role", "host", "--name", "E2E Host")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
 
 
 def listed(env: dict[str, str], cwd: Path) -> dict[str, str]:

@@ -16,8 +16,9 @@ import pytest
 
 from takeamoment.watch import Board, MissedChanges, WatchError, render, stream_url
 from tests.conftest import sqlite_copy
-from tests.e2e.conftest import BIN, Server, free_port, server_env, stop_server, wait_ready
+from tests.e2e.conftest import BIN, Server, free_port, server_env, start_server, stop_server
 from tests.e2e.test_realtime import Host
+from tests.launch import Launched
 
 
 @pytest.fixture
@@ -215,6 +216,16 @@ class Watcher:
 StartWatch = Callable[..., Awaitable[Watcher]]
 
 
+def as_from_a_terminal() -> None:
+    """Ctrl-C reaches the command as it does from a shell, whatever the test worker inherited.
+
+    A process started with SIGINT ignored (a pytest-xdist worker may be) passes that on, and
+    Python then installs no KeyboardInterrupt for it: the watch would never see the Ctrl-C.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @pytest.fixture
 async def start_watch(tmp_path: Path) -> AsyncIterator[StartWatch]:
     """Start ``takeamoment watch ARGS``; whatever is still running at the end is killed."""
@@ -228,6 +239,7 @@ async def start_watch(tmp_path: Path) -> AsyncIterator[StartWatch]:
             cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            preexec_fn=as_from_a_terminal,
         )
         started.append(Watcher(process))
         return started[-1]
@@ -245,14 +257,9 @@ async def host(server: Server) -> AsyncIterator[Host]:
         yield Host(client, server)
 
 
-def serve_on(port: int, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+def serve_on(port: int, env: dict[str, str], cwd: Path) -> Launched:
     """``takeamoment serve`` on a given port (to restart a server where its clients expect it)."""
-    process = subprocess.Popen([str(BIN), "serve", "--port", str(port)], env=env, cwd=cwd)
-    try:
-        wait_ready(f"http://127.0.0.1:{port}", process)
-    except BaseException:
-        stop_server(process)
-        raise
+    process, _ = start_server(env, cwd, port=port)
     return process
 
 
