@@ -105,9 +105,6 @@ class Launched:
             raise subprocess.TimeoutExpired(["takeamoment"], timeout or 0)
         return self._process.exitcode
 
-    def send_signal(self, signal: int) -> None:
-        os.kill(self.pid, signal)
-
     def terminate(self) -> None:
         self._process.terminate()
 
