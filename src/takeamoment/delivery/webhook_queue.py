@@ -104,6 +104,16 @@ async def record(db: Database, tries: Sequence[Tried]) -> None:
 
     async def work(session: AsyncSession) -> None:
         now = utcnow()
+        # A webhook removed while its message was on the way has no attempts to keep. The key
+        # share lock, taken before anything else, makes a removal (which locks the webhook's
+        # row for update) wait for this batch to commit, or this batch see the webhook gone.
+        webhook_ids = {t.job.message.webhook_id for t in tries}
+        query = (
+            select(Webhook.id)
+            .where(col(Webhook.id).in_(webhook_ids))
+            .with_for_update(key_share=True)
+        )
+        alive = set((await session.execute(query)).scalars())
         await session.execute(
             _RECORD,
             [
@@ -119,10 +129,6 @@ async def record(db: Database, tries: Sequence[Tried]) -> None:
                 for t in tries
             ],
         )
-        # A webhook removed while its message was on the way has no attempts to keep.
-        webhook_ids = {t.job.message.webhook_id for t in tries}
-        query = select(Webhook.id).where(col(Webhook.id).in_(webhook_ids))
-        alive = set((await session.execute(query)).scalars())
         attempts = [
             {
                 "id": new_id(),

@@ -173,6 +173,14 @@ async def remove(db: Database, webhook_id: str) -> None:
         # Every change takes its seq by updating its event's row before it looks for webhooks:
         # holding that row, no change can be writing a message for this webhook while it goes.
         await get_event_by_id(session, webhook.event_id, for_update=True)
+        # And a batch of outcomes being recorded (delivery/webhook_queue.py) holds the webhook's
+        # row with a key share lock until it commits its attempts: wait for it, then delete them
+        # too. Taken after the event's row, as every change takes them.
+        locked = await session.get(
+            Webhook, webhook_id, with_for_update=True, populate_existing=True
+        )
+        if locked is None:
+            raise NotFound("webhook", webhook_id)
         await _delete(session, [webhook_id])
 
     await db.write(work)
