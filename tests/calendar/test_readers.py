@@ -13,6 +13,7 @@ libical these tests skip on a laptop and fail under ``CI=true``.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
@@ -29,8 +30,8 @@ from tests.calendar.builders import feed_text, path_of
 from tests.conftest import skip_or_fail
 from tests.helpers import Client, make_channel, make_event, make_person, make_slot, publish
 
-# One worker runs them all under ``pytest -n`` (bin/test): the ical.js fixture runs ``npm ci``
-# into tests/calendar/js on first use, which two workers must not do at once.
+# Meant for one worker under ``pytest -n`` (bin/test), but with pytest 9 pytest-xdist 3.8's
+# ``loadgroup`` groups nothing: the ical.js fixture installs under a file lock instead.
 pytestmark = pytest.mark.xdist_group("calendar-readers")
 
 HERE = Path(__file__).parent
@@ -61,12 +62,18 @@ def icaljs() -> Reader:
     if node is None or npm is None:
         skip_or_fail("node and npm are needed to read feeds with ical.js")
     assert node is not None and npm is not None
-    if not (JS_DIR / "node_modules" / "ical.js").is_dir():
-        install = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, capture_output=True, check=False
-        )
-        if install.returncode != 0:
-            skip_or_fail(f"npm ci of ical.js failed: {install.stderr.decode()[-500:]}")
+    # Workers that reach this at once install one after the other.
+    with (JS_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (JS_DIR / "node_modules" / "ical.js" / "dist").is_dir():
+            install = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"],
+                cwd=JS_DIR,
+                capture_output=True,
+                check=False,
+            )
+            if install.returncode != 0:
+                skip_or_fail(f"npm ci of ical.js failed: {install.stderr.decode()[-500:]}")
 
     def read(text: str) -> dict[str, tuple[datetime, datetime, str, str]]:
         events = json.loads(_run([node, "read.mjs"], text, cwd=JS_DIR))
