@@ -98,18 +98,34 @@ def sqlite_copy(tmp_path: Path, sqlite_template: Path) -> str:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
-    """A migrated, empty database: once SQLite, once PostgreSQL.
-
-    A module whose behaviour does not depend on the database (the connection, the terminal
-    board, the session cookie) overrides this with :func:`sqlite_copy` alone: the second run
-    would cost a server start per test and check nothing more.
-    """
+    """A migrated, empty database: once SQLite, once PostgreSQL (or SQLite alone: ONE_BACKEND)."""
     if request.param == "sqlite":
         yield sqlite_copy(tmp_path, sqlite_template)
     else:
         url: str = request.getfixturevalue("pg_database")
         asyncio.run(empty_database(url))
         yield url
+
+
+# A module whose behaviour lies above the database (HTTP semantics, rendering and what readers
+# make of it, roles, limits, the stream's protocol, the terminal board) runs on SQLite alone:
+# ``pytestmark = ONE_BACKEND``. The second run would check nothing more at the cost of a second
+# app or server per test. The rules the database keeps (overlaps and double bookings under
+# concurrency, the change log, claims of due notices and deliveries, stored text, search) stay
+# on both, as does everything that reads or writes what those modules read.
+ONE_BACKEND = pytest.mark.one_backend
+
+
+@pytest.hookimpl(tryfirst=True)  # before the fixtures' own hook parametrizes ``db_url``
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``one_backend`` that take ``db_url`` get SQLite alone."""
+    marked = metafunc.definition.get_closest_marker("one_backend") is not None
+    parametrized = any(
+        "db_url" in str(mark.args[0]) for mark in metafunc.definition.iter_markers("parametrize")
+    )
+    if marked and "db_url" in metafunc.fixturenames and not parametrized:
+        sqlite_alone = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+        metafunc.definition.add_marker(sqlite_alone)
 
 
 @pytest.fixture

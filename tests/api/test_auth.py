@@ -12,7 +12,10 @@ from takeamoment.db.engine import Database
 from takeamoment.services.host_tokens import list_host_tokens, revoke_token, token_id_of
 from takeamoment.settings import Settings
 from tests.api.builders import event_with_channels, invite, slot_with_person
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, at, auth, make_person, ok
+
+pytestmark = ONE_BACKEND  # who may call what
 
 # Every host-only route, with a body that would be valid, so only the token decides the answer.
 HOST_ONLY: list[tuple[str, str, Any]] = [

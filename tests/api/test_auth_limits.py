@@ -27,8 +27,10 @@ from takeamoment.connection.auth_limits import (
     make_limiter,
 )
 from takeamoment.settings import Settings
-from tests.conftest import skip_or_fail
+from tests.conftest import ONE_BACKEND, skip_or_fail
 from tests.helpers import Client, auth, make_person, ok
+
+pytestmark = ONE_BACKEND  # limits per address, in memory or Redis
 
 LIMIT = 10
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')

@@ -9,7 +9,10 @@ from litestar.testing import AsyncTestClient
 
 from takeamoment.app import create_app
 from takeamoment.settings import Settings
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client
+
+pytestmark = ONE_BACKEND  # response headers
 
 PAGE_HEADERS = {
     "x-content-type-options": "nosniff",

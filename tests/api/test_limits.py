@@ -9,7 +9,10 @@ from litestar.testing import AsyncTestClient
 
 from takeamoment.app import create_app
 from takeamoment.settings import Settings
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, auth, ok
+
+pytestmark = ONE_BACKEND  # limits per address and body size
 
 
 def limited(settings: Settings, per_minute: int, **fields: object) -> Settings:

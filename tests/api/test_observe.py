@@ -24,7 +24,10 @@ from takeamoment.logs import JsonLines, StampRequestId, redact
 from takeamoment.realtime.hub import Hub
 from takeamoment.request_id import bind_request_id, choose_request_id, unbind_request_id
 from takeamoment.settings import Settings
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client
+
+pytestmark = ONE_BACKEND  # request ids, logs and metrics
 
 SECRET = "tam_s3cretS3cretS3cretS3cretS3cretS3cret00"
 

@@ -11,6 +11,7 @@ import pytest
 from takeamoment.api.events import public_schedules
 from takeamoment.services import feeds
 from tests.api.builders import invite, patch_slot, schedule
+from tests.conftest import ONE_BACKEND
 from tests.helpers import (
     Client,
     at,
@@ -20,6 +21,8 @@ from tests.helpers import (
     make_slot,
     publish,
 )
+
+pytestmark = ONE_BACKEND  # reads served from memory
 
 
 async def _published(client: Client, host_token: str) -> str:

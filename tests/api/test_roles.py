@@ -29,7 +29,10 @@ from litestar.routes import HTTPRoute
 
 from takeamoment.settings import Settings
 from tests.api.builders import event_with_channels, invite
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, at, auth, make_person, make_slot, ok, publish
+
+pytestmark = ONE_BACKEND  # which role each route enforces
 
 ROLES: dict[tuple[str, str], str] = {
     ("GET", "/api/events"): "anyone",

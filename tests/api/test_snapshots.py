@@ -13,7 +13,10 @@ from takeamoment.domain.errors import NotFound
 from takeamoment.realtime.snapshots import Snapshots
 from takeamoment.services.versions import KnownVersions
 from tests.api.builders import patch_slot
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, at, make_channel, make_event, make_slot, publish
+
+pytestmark = ONE_BACKEND  # the in-memory snapshot and its trust
 
 
 async def _published(client: Client, host_token: str) -> str:

@@ -9,7 +9,10 @@ from sqlalchemy import update
 from takeamoment.db.engine import Database
 from takeamoment.db.events import Event
 from tests.api.builders import event_with_channels, slot_with_person
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, at, auth, make_slot, ok, publish
+
+pytestmark = ONE_BACKEND  # refused at the edge, before the database
 
 SLOT_BODY = {"channel": "main", "title": "Session", "starts_at": at(10), "ends_at": at(11)}
 

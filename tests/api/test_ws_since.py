@@ -7,7 +7,10 @@ import pytest
 from litestar.exceptions import WebSocketDisconnect
 
 from tests.api.builders import event_with_channels
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, make_person, publish
+
+pytestmark = ONE_BACKEND  # parsing a stream's since
 
 NOT_A_SEQ = [str(2**31), str(2**63), str(10**30), "-1", "1.5", "two", ""]
 

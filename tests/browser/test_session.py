@@ -16,7 +16,10 @@ from takeamoment.connection.session import CSRF_COOKIE, SESSION_COOKIE, SessionC
 from takeamoment.db.engine import Database
 from takeamoment.services.auth import issue_host_token
 from takeamoment.settings import Settings
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, auth, make_channel, make_event, make_person, ok, publish
+
+pytestmark = ONE_BACKEND  # the session cookie and CSRF over HTTP
 
 CONSOLE = "/host/events/tam"
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')

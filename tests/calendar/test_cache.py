@@ -15,7 +15,10 @@ from takeamoment.calendar.model import CalendarInfo
 from takeamoment.services import feeds
 from tests.api.builders import answer, event_with_channels, invite, patch_slot
 from tests.calendar.builders import fetch_feed, path_of
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, at, make_person, make_slot, ok, publish
+
+pytestmark = ONE_BACKEND  # the render cache, in memory
 
 FEED = "/events/tam/calendar.ics"
 

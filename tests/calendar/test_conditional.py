@@ -10,7 +10,10 @@ import pytest
 
 from tests.api.builders import event_with_channels, patch_slot
 from tests.calendar.builders import fetch_feed, path_of
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, at, make_person, make_slot, ok, publish
+
+pytestmark = ONE_BACKEND  # conditional GET, above the database
 
 FEED = "/events/tam/calendar.ics"
 

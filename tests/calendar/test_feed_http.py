@@ -23,7 +23,10 @@ from tests.api.builders import event_with_channels, invite, patch_slot
 from tests.api.test_auth_limits import from_address
 from tests.calendar.builders import Festival, feed_text, fetch_feed, path_of
 from tests.calendar.readers import content_lines
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, at, auth, make_person, make_slot, ok, publish
+
+pytestmark = ONE_BACKEND  # HTTP around the feeds, above the database
 
 FEEDS = ("public", "private")
 GZIP = {"Accept-Encoding": "gzip, deflate"}

@@ -15,7 +15,10 @@ from tests.calendar.builders import (
     public_slots,
 )
 from tests.calendar.readers import ReadEvent, assert_well_formed, read_everywhere
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client
+
+pytestmark = ONE_BACKEND  # what three parsers read of our bytes
 
 REMINDERS = (timedelta(minutes=-15), timedelta(minutes=-5))
 

@@ -11,7 +11,10 @@ import icalendar
 
 from tests.api.builders import event_with_channels
 from tests.calendar.builders import Festival
+from tests.conftest import ONE_BACKEND
 from tests.helpers import Client, at, auth, make_slot
+
+pytestmark = ONE_BACKEND  # a page and its one-slot calendar, above the database
 
 
 def vevents(text: str) -> dict[str, icalendar.Event]:

@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from takeamoment.app import create_app
 from takeamoment.settings import Settings
+from tests import launch
 from tests.e2e.conftest import BIN, Server, issue_host_token_with_cli, server_env
 
 
@@ -66,7 +67,9 @@ async def test_readyz_is_503_when_the_database_does_not_answer(tmp_path: Path) -
 
 
 def _run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN), *args], env=env, cwd=cwd, capture_output=True, text=True)
+    """``takeamoment ARGS`` forked from the fork server (``tests/launch.py``): a dozen commands
+    here, each 1.5 s of imports as a new process. The console script itself is run above."""
+    return launch.run(args, env, cwd)
 
 
 @pytest.mark.slow

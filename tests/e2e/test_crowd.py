@@ -19,10 +19,11 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server, _serve, server_env
 from tests.e2e.test_realtime import Host, recv, ws_url
 
-pytestmark = pytest.mark.slow
+pytestmark = [ONE_BACKEND, pytest.mark.slow]  # fan-out to a crowd of sockets
 
 VIEWERS = 30
 CHANGES = 12

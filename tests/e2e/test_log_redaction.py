@@ -10,8 +10,11 @@ import pytest
 from websockets.asyncio.client import connect
 
 from takeamoment.logs import RedactTokens, app_logging_config, redact, uvicorn_log_config
+from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
 from tests.e2e.test_realtime import Host, recv, ws_url
+
+pytestmark = ONE_BACKEND  # what a server writes to its log
 
 TOKEN = "tam_" + "a1B2-c3_D4" * 4 + "xyz"  # the shape of a real token: 43 base64url characters
 FEED = "tamf_" + "Z9y8-X7_w6" * 4 + "vut"

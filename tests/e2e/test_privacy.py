@@ -18,10 +18,11 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server
 from tests.helpers import at
 
-pytestmark = pytest.mark.slow
+pytestmark = [ONE_BACKEND, pytest.mark.slow]  # which fields public output carries
 
 EMAILS = ("ana.private@example.org", "tom.private@example.org")
 LICENCE_NUMBER = "LIC-PRIVATE-93731"

@@ -8,9 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import bus_env, server_env, start_server, stop_server
 
-pytestmark = [pytest.mark.slow, pytest.mark.redis]
+pytestmark = [ONE_BACKEND, pytest.mark.slow, pytest.mark.redis]  # a count shared through Redis
 
 
 def test_two_servers_sharing_redis_share_each_addresss_count(

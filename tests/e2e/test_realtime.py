@@ -13,10 +13,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
+from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
 from tests.helpers import at
 
-pytestmark = pytest.mark.slow
+pytestmark = [ONE_BACKEND, pytest.mark.slow]  # the stream's protocol on the wire
 
 
 def ws_url(server: Server, path: str) -> str:

@@ -15,17 +15,12 @@ import httpx
 import pytest
 
 from takeamoment.watch import Board, MissedChanges, WatchError, render, stream_url
-from tests.conftest import sqlite_copy
+from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import BIN, Server, free_port, server_env, start_server, stop_server
 from tests.e2e.test_realtime import Host
 from tests.launch import Launched
 
-
-@pytest.fixture
-def db_url(tmp_path: Path, sqlite_template: Path) -> str:
-    """The terminal board reads the API and the stream, not the database:
-    one backend is enough (``tests/conftest.py``)."""
-    return sqlite_copy(tmp_path, sqlite_template)
+pytestmark = ONE_BACKEND  # the terminal board reads the API and the stream, not the database
 
 
 NOW = datetime(2030, 10, 10, 12, 0, tzinfo=UTC)

@@ -15,16 +15,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
 from takeamoment.realtime.limits import ConnectionCounter
-from tests.conftest import sqlite_copy
+from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
 from tests.e2e.test_realtime import Host, closed_code, recv, ws_url
 
-
-@pytest.fixture
-def db_url(tmp_path: Path, sqlite_template: Path) -> str:
-    """Limits on connections, not storage:
-    one backend is enough (``tests/conftest.py``)."""
-    return sqlite_copy(tmp_path, sqlite_template)
+pytestmark = ONE_BACKEND  # limits on connections, not storage
 
 
 PUBLIC_URL = "https://tam.example"
