@@ -59,6 +59,8 @@ class ReminderScheduler:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
         self._rearm_task: asyncio.Task[None] | None = None
+        # A change heard since the running re-arm read the database: read it again after.
+        self._rearm_wanted = False
         # Notices whose delivery is under way: re-arming leaves them to it.
         self._delivering: set[NoticeKey] = set()
         self._skipped_tick = False
@@ -82,15 +84,23 @@ class ReminderScheduler:
             self.scheduler.shutdown(wait=False)
 
     def on_message(self, topic: str, message: dict[str, Any]) -> None:
-        """A hub listener: any schedule change re-arms, coalesced over a short moment."""
+        """A hub listener: any schedule change re-arms, coalesced over a short moment.
+
+        A change heard while a re-arm is reading the database may have committed after that
+        read: the re-arm runs once more when it is done, or the change would wait for the
+        safety net's tick (a reminder moved by it 30 s late).
+        """
         if not self.running or not topic.startswith("event:"):
             return
+        self._rearm_wanted = True
         if self._rearm_task is None or self._rearm_task.done():
             self._rearm_task = asyncio.create_task(self._rearm_soon())
 
     async def _rearm_soon(self) -> None:
-        await asyncio.sleep(REARM_DEBOUNCE_S)
-        await self.rearm()
+        while self._rearm_wanted:
+            await asyncio.sleep(REARM_DEBOUNCE_S)
+            self._rearm_wanted = False
+            await self.rearm()
 
     async def _tick(self) -> None:
         """The safety net's re-arm, skipped once while notices are being delivered: a burst of
