@@ -18,6 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from takeamoment.app import create_app
+from takeamoment.cli import tune_collector
 from takeamoment.db.engine import Database
 from takeamoment.db.migrate import upgrade_to_head
 from takeamoment.db.tables import metadata
@@ -154,6 +155,13 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type:
 @pytest.fixture
 async def host_token(db: Database) -> str:
     return await issue_host_token(db, "Test Host")
+
+
+def pytest_configure() -> None:
+    """The collector tuned as in every server process (``cli.tune_collector``): the apps, the
+    ORM and Hypothesis make many short-lived objects, and with the default thresholds a test
+    process spent a fifth of its CPU in collections."""
+    tune_collector()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
