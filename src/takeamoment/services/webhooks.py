@@ -173,15 +173,8 @@ async def remove(db: Database, webhook_id: str) -> None:
         # Every change takes its seq by updating its event's row before it looks for webhooks:
         # holding that row, no change can be writing a message for this webhook while it goes.
         await get_event_by_id(session, webhook.event_id, for_update=True)
-        # And a batch of outcomes being recorded (delivery/webhook_queue.py) holds the webhook's
-        # row with a key share lock until it commits its attempts: wait for it, then delete them
-        # too. Taken after the event's row, as every change takes them.
-        locked = await session.get(
-            Webhook, webhook_id, with_for_update=True, populate_existing=True
-        )
-        if locked is None:
-            raise NotFound("webhook", webhook_id)
-        await _delete(session, [webhook_id])
+        if not await _delete(session, [webhook_id]):
+            raise NotFound("webhook", webhook_id)  # removed by another request meanwhile
 
     await db.write(work)
 
@@ -194,7 +187,17 @@ async def remove_event_webhooks(session: AsyncSession, event_id: str) -> None:
         await _delete(session, ids)
 
 
-async def _delete(session: AsyncSession, webhook_ids: list[str]) -> None:
+async def _delete(session: AsyncSession, webhook_ids: list[str]) -> list[str]:
+    """Delete the webhooks still there, with their messages and attempts; returns their ids.
+
+    A batch of outcomes being recorded (delivery/webhook_queue.py) holds its webhooks' rows with
+    a key share lock until it commits its attempts: locking the rows for update waits for it,
+    so its attempts go too. Callers hold the event's row first, as every change takes them.
+    """
+    query = select(Webhook.id).where(col(Webhook.id).in_(webhook_ids)).with_for_update()
+    webhook_ids = list((await session.execute(query)).scalars())
+    if not webhook_ids:
+        return []
     await session.execute(
         delete(WebhookAttempt).where(col(WebhookAttempt.webhook_id).in_(webhook_ids))
     )
@@ -202,6 +205,7 @@ async def _delete(session: AsyncSession, webhook_ids: list[str]) -> None:
         delete(WebhookMessage).where(col(WebhookMessage.webhook_id).in_(webhook_ids))
     )
     await session.execute(delete(Webhook).where(col(Webhook.id).in_(webhook_ids)))
+    return webhook_ids
 
 
 async def queue_change(
