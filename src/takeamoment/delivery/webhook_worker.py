@@ -41,6 +41,7 @@ RECORD_GATHER_S = 0.05
 RECORD_BATCH = 100
 RECORD_RETRY_S = 1.0
 STOP_GRACE_S = 5.0
+CLAIMING = "takeamoment-webhooks"  # the task that claims (stopping lets its claim finish)
 
 
 class WebhookWorker:
@@ -81,17 +82,25 @@ class WebhookWorker:
     async def start(self) -> None:
         self.running = True
         self._tasks = [
-            asyncio.create_task(self._run(), name="takeamoment-webhooks"),
+            asyncio.create_task(self._run(), name=CLAIMING),
             asyncio.create_task(self._record_loop(), name="takeamoment-webhooks-record"),
         ]
 
     async def stop(self) -> None:
-        """Stop claiming; give sends under way a moment to finish and be recorded."""
+        """Stop claiming; give a claim and the sends under way a moment to finish and be
+        recorded (a claim cut short waits out its lease; a task cancelled while aiosqlite opens
+        its connection leaves a reply for a loop that may be closed by then)."""
         self.running = False
         self._wake.set()
+        self._freed.set()
+        deadline = asyncio.get_running_loop().time() + STOP_GRACE_S
+        claiming = [task for task in self._tasks if task.get_name() == CLAIMING]
+        if claiming:
+            await asyncio.wait(claiming, timeout=STOP_GRACE_S)
         chains = set(self._chains.values())
-        if chains:
-            await asyncio.wait(chains, timeout=STOP_GRACE_S)
+        left = deadline - asyncio.get_running_loop().time()
+        if chains and left > 0:
+            await asyncio.wait(chains, timeout=left)
         for task in [*chains, *self._tasks]:
             task.cancel()
         for task in [*chains, *self._tasks]:

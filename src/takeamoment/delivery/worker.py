@@ -56,6 +56,7 @@ RECORD_RETRY_S = 1.0
 RECORD_GATHER_S = 0.05
 RECORD_BATCH = 100
 STOP_GRACE_S = 5.0
+CLAIMING = "takeamoment-delivery"  # the task that claims (stopping lets its claim finish)
 # Changes of an event's stream that may owe followers a push (``services/follows.py``).
 FOLLOWED_TYPES = frozenset({"slot.live", "slot.cancelled"})
 _BACKOFF = wait_exponential_jitter(multiplier=5, max=1800, jitter=5)
@@ -131,17 +132,24 @@ class DeliveryWorker:
     async def start(self) -> None:
         self.running = True
         self._tasks = [
-            asyncio.create_task(self._run(), name="takeamoment-delivery"),
+            asyncio.create_task(self._run(), name=CLAIMING),
             asyncio.create_task(self._record_loop(), name="takeamoment-delivery-record"),
         ]
 
     async def stop(self) -> None:
-        """Stop claiming; give sends under way a moment to finish and be recorded."""
+        """Stop claiming; give a claim and the sends under way a moment to finish and be
+        recorded (a claim cut short waits out its lease; a task cancelled while aiosqlite opens
+        its connection leaves a reply for a loop that may be closed by then)."""
         self.running = False
         self._wake.set()
+        deadline = asyncio.get_running_loop().time() + STOP_GRACE_S
+        claiming = [task for task in self._tasks if task.get_name() == CLAIMING]
+        if claiming:
+            await asyncio.wait(claiming, timeout=STOP_GRACE_S)
         in_flight = set().union(*self._in_flight.values())
-        if in_flight:
-            await asyncio.wait(in_flight, timeout=STOP_GRACE_S)
+        left = deadline - asyncio.get_running_loop().time()
+        if in_flight and left > 0:
+            await asyncio.wait(in_flight, timeout=left)
         for task in [*in_flight, *self._tasks]:
             task.cancel()
         for task in [*in_flight, *self._tasks]:

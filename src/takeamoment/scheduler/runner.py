@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +44,8 @@ REARM_EVERY_S = 30
 # another: each holds its events' locks and, on SQLite, the only write lock, so a bound keeps
 # HTTP writes from waiting long behind a burst of 20,000 (bench/reminders.py --spread 0).
 MAX_BATCH = 1000
+# How long stopping waits for a re-arm or a delivery under way before cutting it short.
+STOP_GRACE_S = 5.0
 
 
 class ReminderScheduler:
@@ -64,6 +67,8 @@ class ReminderScheduler:
         # Notices whose delivery is under way: re-arming leaves them to it.
         self._delivering: set[NoticeKey] = set()
         self._skipped_tick = False
+        # Tasks reading or writing the database (a re-arm, a delivery): stopping waits for them.
+        self._working: set[asyncio.Task[Any]] = set()
         self.running = False
 
     async def start(self) -> None:
@@ -75,13 +80,33 @@ class ReminderScheduler:
         await self.rearm()
 
     async def stop(self) -> None:
+        """Stop arming; let a re-arm or a delivery under way finish first (within a grace).
+
+        Cut short, a delivery is only redone at the next start, and a task cancelled while
+        aiosqlite opens its connection leaves a reply for a loop that may be closed by then
+        (an "Event loop is closed" error in aiosqlite's thread)."""
         self.running = False
+        self._rearm_wanted = False
+        working = [task for task in self._working if not task.done()]
+        if working:
+            await asyncio.wait(working, timeout=STOP_GRACE_S)
         if self._rearm_task is not None:
             self._rearm_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._rearm_task
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    @contextlib.contextmanager
+    def _at_work(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._working.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self._working.discard(task)
 
     def on_message(self, topic: str, message: dict[str, Any]) -> None:
         """A hub listener: any schedule change re-arms, coalesced over a short moment.
@@ -99,6 +124,8 @@ class ReminderScheduler:
     async def _rearm_soon(self) -> None:
         while self._rearm_wanted:
             await asyncio.sleep(REARM_DEBOUNCE_S)
+            if not self.running:
+                return
             self._rearm_wanted = False
             await self.rearm()
 
@@ -115,7 +142,8 @@ class ReminderScheduler:
     async def rearm(self) -> None:
         """Make the jobs match what the database says is owed; never raises."""
         try:
-            await self._rearm()
+            with self._at_work():
+                await self._rearm()
         except Exception:
             logger.exception("could not arm reminders; the next change or tick tries again")
 
@@ -164,8 +192,11 @@ class ReminderScheduler:
         keys = [key for key, _ in notices]
         self._delivering.update(keys)
         try:
-            for start in range(0, len(notices), self.batch):
-                await self._deliver(dict(notices[start : start + self.batch]))
+            with self._at_work():
+                for start in range(0, len(notices), self.batch):
+                    if start and not self.running:
+                        break  # stopping: the rest are owed at the next start
+                    await self._deliver(dict(notices[start : start + self.batch]))
         finally:
             self._delivering.difference_update(keys)
 
@@ -185,6 +216,7 @@ class ReminderScheduler:
 
     async def _fire_overrun(self, slot_id: str) -> None:
         try:
-            await notice_overrun(self.db, slot_id)
+            with self._at_work():
+                await notice_overrun(self.db, slot_id)
         except Exception:
             logger.exception("overrun notice for slot %s failed", slot_id)
