@@ -1,7 +1,8 @@
 """Stopping a process lets the database work under way finish instead of cutting it short.
 
 A claim cut short waits out its lease before another process sends it; a delivery of due
-notices cut short waits for the next start; and a task cancelled while aiosqlite opens its
+notices cut short waits for the next start; a re-check of open streams' credentials is simply
+lost; and a task cancelled while aiosqlite opens its
 connection leaves a reply for an event loop that may be closed by then (an "Event loop is
 closed" error in aiosqlite's thread, which failed a CI run)."""
 
@@ -15,6 +16,7 @@ from takeamoment.db.engine import Database
 from takeamoment.delivery.webhook_worker import WebhookWorker
 from takeamoment.delivery.webhooks import WebhookSender
 from takeamoment.delivery.worker import DeliveryWorker
+from takeamoment.realtime.standing import Standing
 from takeamoment.scheduler.runner import ReminderScheduler
 
 NO_DATABASE = cast(Database, None)
@@ -113,3 +115,19 @@ async def test_stopping_the_webhook_worker_lets_a_claim_under_way_finish() -> No
     worker = GatedWebhooks(gate)
     await worker.start()
     await stop_while_at_work(worker.stop, gate)
+
+
+class GatedStanding(Standing):
+    def __init__(self, gate: Gate) -> None:
+        super().__init__(NO_DATABASE, every_seconds=0.01)
+        self.gate = gate
+
+    async def check(self) -> None:
+        await self.gate.work()
+
+
+async def test_stopping_the_credential_rechecks_lets_a_round_under_way_finish() -> None:
+    gate = Gate()
+    standing = GatedStanding(gate)
+    await standing.start()
+    await stop_while_at_work(standing.stop, gate)

@@ -22,6 +22,8 @@ from takeamoment.services.sessions import open_session_ids
 
 logger = logging.getLogger(__name__)
 
+STOP_GRACE_S = 5.0  # how long stopping waits for a round under way
+
 
 class Standing:
     """Open streams by the token or session they were opened with, re-checked together."""
@@ -33,6 +35,7 @@ class Standing:
         self._by_token: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._by_session: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._round: asyncio.Task[None] | None = None
 
     @contextlib.contextmanager
     def watch(self, *, session_id: str | None, token_id: str) -> Iterator[asyncio.Event]:
@@ -72,16 +75,27 @@ class Standing:
         self._task = asyncio.create_task(self._run(), name="takeamoment-ws-standing")
 
     async def stop(self) -> None:
+        """Stop the rounds; one under way finishes first (within a grace): cancelled while
+        aiosqlite opens its connection, it would leave a reply for a loop that may be closed by
+        then (``ReminderScheduler.stop``)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._round is not None:
+            await asyncio.wait([self._round], timeout=STOP_GRACE_S)
+            self._round.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._round
+            self._round = None
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.every_seconds)
-            await self.check()
+            # Shielded: stopping cancels this loop, never a round under way (``stop`` awaits it).
+            self._round = asyncio.create_task(self.check(), name="takeamoment-ws-standing-round")
+            await asyncio.shield(self._round)
 
 
 def _end(by: defaultdict[str, set[asyncio.Event]], gone: set[str]) -> None:
