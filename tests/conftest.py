@@ -11,7 +11,9 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -57,18 +59,30 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, migrated to head, dropped at the end."""
+@contextmanager
+def new_pg_database(copy_of: str | None = None) -> Iterator[str]:
+    """A PostgreSQL database of its own, dropped afterwards: migrated to head, or a copy of the
+    database at ``copy_of`` (which nothing may be connected to meanwhile)."""
     name = f"tam_test_{uuid.uuid4().hex[:10]}"
+    template = f' TEMPLATE "{copy_of.rsplit("/", 1)[-1]}"' if copy_of else ""
     try:
-        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"{template}'))
     except (OSError, asyncpg.PostgresError) as error:
         skip_or_fail(f"PostgreSQL is not reachable at {PG_ADMIN_DSN}: {error}")
     url = _pg_url(PG_ADMIN_DSN, name)
-    upgrade_to_head(url)
-    yield url
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        if copy_of is None:
+            upgrade_to_head(url)
+        yield url
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, migrated to head, dropped at the end."""
+    with new_pg_database() as url:
+        yield url
 
 
 # Children before parents. DELETE, not TRUNCATE: on tables of a few rows it is a third of the
@@ -108,6 +122,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         yield url
 
 
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[str]:
+    """A migrated database of one module's own, once SQLite, once PostgreSQL, for tests that share
+    one server (``module_workers_server``): each of them makes its own event and people under
+    names of its own (``unique``), and no other test empties it or writes to it."""
+    if request.param == "sqlite":
+        yield sqlite_copy(tmp_path_factory.mktemp("module-db"), sqlite_template)
+    else:
+        with new_pg_database() as url:
+            yield url
+
+
 # A module whose behaviour lies above the database (HTTP semantics, rendering and what readers
 # make of it, roles, limits, the stream's protocol, the terminal board) runs on SQLite alone:
 # ``pytestmark = ONE_BACKEND``. The second run would check nothing more at the cost of a second
@@ -129,14 +159,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.definition.add_marker(sqlite_alone)
 
 
-@pytest.fixture
-def settings(db_url: str) -> Settings:
+def in_process_settings(db_url: str) -> Settings:
+    """The settings of the in-process apps."""
     return Settings(
         database_url=db_url,
         public_url="http://testserver",
         secret_key="test-secret-key",
         debug=True,
     )
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return in_process_settings(db_url)
 
 
 @pytest.fixture
@@ -162,6 +197,32 @@ def pytest_configure() -> None:
     ORM and Hypothesis make many short-lived objects, and with the default thresholds a test
     process spent a fifth of its CPU in collections."""
     tune_collector()
+
+
+# Modules whose tests share one worker under ``pytest -n`` (bin/test), and with it what the worker
+# starts once for them: a server per backend for the module, the fault tests' private PostgreSQL,
+# the calendar readers' ical.js. pytest-xdist's ``xdist_group`` mark does nothing with pytest 9
+# (xdist 3.8 renames ``item._nodeid``, which pytest 9 no longer reads), so the scheduler below
+# keeps each of these modules together instead.
+ONE_WORKER = (
+    "tests/e2e/test_concurrency.py",
+    "tests/e2e/test_faults.py",
+    "tests/calendar/test_readers.py",
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup``, each module of ``ONE_WORKER`` a unit, every other test its own."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ByModule(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER else nodeid
+
+    return ByModule(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

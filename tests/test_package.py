@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import plain_http
 from tests.conftest import skip_or_fail
 from tests.e2e.conftest import free_port, stop_server, wait_ready
 
@@ -104,7 +104,7 @@ def test_the_installed_wheel_migrates_seeds_the_demo_and_serves(tmp_path: Path) 
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process)
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with plain_http.Client(base_url=url, timeout=30) as client:
             event = client.get("/api/events/take-a-moment")
             page = client.get("/events/take-a-moment")  # templates and static files ship too
             style = client.get("/static/style.css")

@@ -26,7 +26,7 @@ from playwright.async_api import (
     expect,
 )
 
-from tests import launch
+from tests import launch, plain_http
 from tests.conftest import skip_or_fail
 from tests.e2e.conftest import free_port, server_env, start_server, stop_server
 from tests.launch import Launched
@@ -68,7 +68,7 @@ class Site:
 
     def api(self) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.host_token}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        return plain_http.Client(base_url=self.url, headers=headers, timeout=30)
 
     def stop(self) -> None:
         if self.process is not None:

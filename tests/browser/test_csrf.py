@@ -14,10 +14,10 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import httpx
 import pytest
 from playwright.async_api import expect
 
+from tests import plain_http
 from tests.browser.conftest import Browsing, Site, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -65,7 +65,7 @@ def attacker() -> Iterator[AttackPages]:
 
 def planted_pair(site: Site) -> tuple[str, str]:
     """What any visitor gets from the sign-in page: a ``tam_csrf`` cookie and its token."""
-    with httpx.Client(base_url=site.url, timeout=30) as client:
+    with plain_http.Client(base_url=site.url, timeout=30) as client:
         page = client.get("/host/login")
         match = CSRF_FIELD.search(page.text)
         assert match, page.text

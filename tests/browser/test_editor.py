@@ -9,6 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import FloatRect, Locator, Page, expect
 
+from tests import plain_http
 from tests.browser.conftest import (
     DESKTOP,
     PHONE,
@@ -266,7 +267,7 @@ async def test_a_host_builds_an_event_in_the_browser_and_a_viewer_sees_it(
 
     # Maya accepts her invitations with the token the People page showed once.
     headers = {"Authorization": f"Bearer {maya_token}"}
-    async with httpx.AsyncClient(base_url=site.url, headers=headers) as me:
+    async with plain_http.AsyncClient(base_url=site.url, headers=headers) as me:
         notes = (await me.get("/api/me/notifications")).json()
         invited = [n for n in notes if n["kind"] == "booking.invited"]
         assert len(invited) == 2
@@ -348,7 +349,7 @@ async def test_a_host_edits_the_details_unpublishes_and_deletes_a_draft(
 
     await page.get_by_role("button", name="Back to draft").click()
     await expect(page.locator("[data-event-status]")).to_have_text("Draft")
-    async with httpx.AsyncClient(base_url=site.url) as anonymous:
+    async with plain_http.AsyncClient(base_url=site.url) as anonymous:
         assert (await anonymous.get("/api/events/spare")).status_code == 404
     await page.get_by_role("button", name="Delete this draft").click()
     await page.get_by_role("dialog").get_by_role("button", name="Delete the draft").click()

@@ -30,12 +30,9 @@ from tests.calendar.builders import feed_text, path_of
 from tests.conftest import ONE_BACKEND, skip_or_fail
 from tests.helpers import Client, make_channel, make_event, make_person, make_slot, publish
 
-# Meant for one worker under ``pytest -n`` (bin/test), but with pytest 9 pytest-xdist 3.8's
-# ``loadgroup`` groups nothing: the ical.js fixture installs under a file lock instead.
-pytestmark = [
-    ONE_BACKEND,  # what calendar readers make of our bytes
-    pytest.mark.xdist_group("calendar-readers"),
-]
+# On one worker under ``pytest -n`` (``ONE_WORKER`` in tests/conftest.py); the ical.js fixture
+# still installs under a file lock, for runs that spread them.
+pytestmark = ONE_BACKEND  # what calendar readers make of our bytes
 
 HERE = Path(__file__).parent
 JS_DIR = HERE / "js"

@@ -20,6 +20,7 @@ import pytest
 
 from takeamoment.db.engine import Database
 from takeamoment.services.auth import issue_host_token as issue_in_process
+from tests import plain_http
 from tests.conftest import skip_or_fail
 from tests.launch import Launched, Process, launch
 
@@ -59,9 +60,7 @@ def server_env(db_url: str, **extra: str) -> dict[str, str]:
 
 def wait_ready(url: str, process: Process, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    # One client for every probe: each new one loads the CA bundle (20 ms of CPU), though the
-    # probes never use TLS.
-    with httpx.Client(timeout=1) as http:
+    with plain_http.Client(timeout=1) as http:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited early with {process.returncode}")
@@ -187,3 +186,19 @@ def bus_env(redis_url: str) -> dict[str, str]:
 def workers_server(db_url: str, redis_url: str, tmp_path: Path) -> Iterator[Server]:
     """``takeamoment serve --workers 2``: two processes sharing the database and Redis."""
     yield from _serve(server_env(db_url, **bus_env(redis_url)), tmp_path, workers=2)
+
+
+@pytest.fixture(scope="module")
+def module_workers_server(
+    module_db_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """``serve --workers 2`` shared by one module's tests, on each backend: its two workers are
+    fresh interpreters (uvicorn spawns them), three seconds of CPU a start. For tests that only
+    add to the database, each under names of its own (``unique``)."""
+    env = server_env(module_db_url, **bus_env(redis_url))
+    yield from _serve(env, tmp_path_factory.mktemp("server"), workers=2)
+
+
+def unique(prefix: str) -> str:
+    """A slug or handle no other test sharing the server uses."""
+    return f"{prefix}{uuid.uuid4().hex[:8]}"

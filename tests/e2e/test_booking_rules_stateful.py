@@ -53,6 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from takeamoment.db.events import Change, Event
 from takeamoment.db.people import AvailabilityWindow, Person
 from takeamoment.db.slots import ACTIVE_BOOKING_STATUSES, Booking, Slot
+from tests import plain_http
 from tests.e2e.conftest import issue_host_token, server_env, start_server, stop_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
@@ -133,7 +134,7 @@ class BookingRules(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.http = httpx.Client(
+        self.http = plain_http.Client(
             base_url=self.target.url,
             headers={"Authorization": f"Bearer {self.target.host_token}"},
             timeout=30,
@@ -455,7 +456,7 @@ class BookingRules(RuleBasedStateMachine):
 
         def run(call: Callable[[httpx.Client], httpx.Response]) -> httpx.Response:
             headers = {"Authorization": f"Bearer {self.target.host_token}"}
-            with httpx.Client(base_url=self.target.url, headers=headers, timeout=30) as client:
+            with plain_http.Client(base_url=self.target.url, headers=headers, timeout=30) as client:
                 barrier.wait()
                 return call(client)
 

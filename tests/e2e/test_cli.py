@@ -6,13 +6,12 @@ import json
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
 from takeamoment.app import create_app
 from takeamoment.settings import Settings
-from tests import launch
+from tests import launch, plain_http
 from tests.e2e.conftest import BIN, Server, issue_host_token_with_cli, server_env
 
 
@@ -38,7 +37,7 @@ def test_db_upgrade_brings_a_new_database_to_head(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 async def test_a_served_app_answers_health_readiness_and_openapi(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with plain_http.AsyncClient(base_url=server.url) as client:
         assert (await client.get("/healthz")).status_code == 200
         assert (await client.get("/readyz")).status_code == 200
         paths = (await client.get("/schema/openapi.json")).json()["paths"]

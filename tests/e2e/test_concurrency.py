@@ -1,6 +1,7 @@
 """N simultaneous requests that would break a rule: exactly one wins, the rest get 409.
 
-Against a real server with two worker processes, on SQLite and on PostgreSQL.
+Against a real server with two worker processes, on SQLite and on PostgreSQL: one server per
+backend for the module, each test racing on an event and people of its own.
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server
+from tests import plain_http
+from tests.e2e.conftest import Server, unique
 from tests.helpers import at
 
 N = 24
 
+# On one test worker (``ONE_WORKER`` in tests/conftest.py): the module starts its servers once.
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def server(workers_server: Server) -> Server:
+@pytest.fixture(scope="module")
+def server(module_workers_server: Server) -> Server:
     """Two worker processes, so the requests really race across processes."""
-    return workers_server
+    return module_workers_server
 
 
 async def _post(client: httpx.AsyncClient, server: Server, path: str, body: Any) -> httpx.Response:
@@ -60,17 +63,18 @@ def _outcome(responses: list[httpx.Response]) -> tuple[int, set[str]]:
 async def test_concurrent_overlapping_slots_on_one_channel_admit_exactly_one(
     server: Server,
 ) -> None:
-    async with httpx.AsyncClient(timeout=60) as client:
-        await _setup_event(client, server, "race", channels=1)
+    race = unique("race-")
+    async with plain_http.AsyncClient(timeout=60) as client:
+        await _setup_event(client, server, race, channels=1)
         bodies = [
             {"channel": "c0", "title": f"S{i}", "starts_at": at(10, i), "ends_at": at(11, i)}
             for i in range(N)
         ]
         responses = await asyncio.gather(
-            *(_post(client, server, "/api/events/race/slots", body) for body in bodies)
+            *(_post(client, server, f"/api/events/{race}/slots", body) for body in bodies)
         )
         schedule = (
-            await client.get(f"{server.url}/api/events/race/schedule", headers=server.headers())
+            await client.get(f"{server.url}/api/events/{race}/schedule", headers=server.headers())
         ).json()
     created, kinds = _outcome(responses)
     assert (created, kinds) == (1, {"channel_overlap"})
@@ -80,16 +84,14 @@ async def test_concurrent_overlapping_slots_on_one_channel_admit_exactly_one(
 async def test_concurrent_bookings_of_one_person_across_channels_admit_exactly_one(
     server: Server,
 ) -> None:
-    async with httpx.AsyncClient(timeout=60) as client:
-        await _setup_event(client, server, "race", channels=N)
+    race = unique("race-")
+    async with plain_http.AsyncClient(timeout=60) as client:
+        await _setup_event(client, server, race, channels=N)
         slot_ids = [
-            await _slot(client, server, "race", f"c{i}", at(10, i), at(11, i)) for i in range(N)
+            await _slot(client, server, race, f"c{i}", at(10, i), at(11, i)) for i in range(N)
         ]
-        person = (
-            await _post(
-                client, server, "/api/people", {"name": "Ana", "handle": "ana", "role": "creator"}
-            )
-        ).json()
+        ana = {"name": "Ana", "handle": unique("ana"), "role": "creator"}
+        person = (await _post(client, server, "/api/people", ana)).json()
         responses = await asyncio.gather(
             *(
                 _post(
@@ -107,22 +109,20 @@ async def test_concurrent_bookings_of_one_person_across_channels_admit_exactly_o
 
 async def test_concurrent_bookings_across_events_respect_the_changeover(server: Server) -> None:
     """Back-to-back slots in two events: a person can take only one of each adjacent pair."""
-    async with httpx.AsyncClient(timeout=60) as client:
-        for slug in ("one", "two"):
+    one, two = unique("one-"), unique("two-")
+    async with plain_http.AsyncClient(timeout=60) as client:
+        for slug in (one, two):
             await _setup_event(client, server, slug, channels=1)
         # Slots 10:00-10:30 in "one" and 10:30-11:00 in "two", repeated; changeover is 5 minutes.
         slot_ids = []
         for index in range(N // 2):
             base = index * 60
-            slot_ids.append(await _slot(client, server, "one", "c0", at(1, base), at(1, base + 30)))
+            slot_ids.append(await _slot(client, server, one, "c0", at(1, base), at(1, base + 30)))
             slot_ids.append(
-                await _slot(client, server, "two", "c0", at(1, base + 30), at(1, base + 60))
+                await _slot(client, server, two, "c0", at(1, base + 30), at(1, base + 60))
             )
-        person = (
-            await _post(
-                client, server, "/api/people", {"name": "Bo", "handle": "bo", "role": "creator"}
-            )
-        ).json()
+        bo = {"name": "Bo", "handle": unique("bo"), "role": "creator"}
+        person = (await _post(client, server, "/api/people", bo)).json()
         responses = await asyncio.gather(
             *(
                 _post(
@@ -144,10 +144,11 @@ async def test_concurrent_bookings_across_events_respect_the_changeover(server: 
 
 
 async def test_concurrent_moves_into_the_same_time_admit_exactly_one(server: Server) -> None:
-    async with httpx.AsyncClient(timeout=60) as client:
-        await _setup_event(client, server, "race", channels=1)
+    race = unique("race-")
+    async with plain_http.AsyncClient(timeout=60) as client:
+        await _setup_event(client, server, race, channels=1)
         slot_ids = [
-            await _slot(client, server, "race", "c0", at(1, 30 * i), at(1, 30 * i + 30))
+            await _slot(client, server, race, "c0", at(1, 30 * i), at(1, 30 * i + 30))
             for i in range(N)
         ]
         target = {"starts_at": at(20), "ends_at": at(21)}
@@ -160,7 +161,7 @@ async def test_concurrent_moves_into_the_same_time_admit_exactly_one(server: Ser
             )
         )
         schedule = (
-            await client.get(f"{server.url}/api/events/race/schedule", headers=server.headers())
+            await client.get(f"{server.url}/api/events/{race}/schedule", headers=server.headers())
         ).json()
     statuses = [r.status_code for r in responses]
     assert statuses.count(200) == 1 and statuses.count(409) == N - 1

@@ -14,11 +14,11 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests import plain_http
 from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server, _serve, server_env
 from tests.e2e.test_realtime import Host, recv, ws_url
@@ -85,7 +85,7 @@ async def _storm(server: Server, host: Host, viewer_urls: list[str]) -> None:
 
 
 async def _storm_on(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as client:
         await _storm(server, Host(client, server), [ws_url(server, "/ws/events/live")] * VIEWERS)
 
 
@@ -113,7 +113,7 @@ async def test_a_viewer_that_stops_reading_is_dropped_with_4008_and_resumes_with
     small_backlog_server: Server,
 ) -> None:
     server = small_backlog_server
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as client:
         host = Host(client, server)
         await host.published_event()
         slot = await host.slot(9)

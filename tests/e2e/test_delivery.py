@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests import plain_http
 from tests.delivery.receivers import MailCatcher, PushService
 from tests.e2e.conftest import (
     Server,
@@ -121,7 +122,7 @@ async def test_a_kill_between_commit_and_send_loses_nothing_and_sends_nothing_tw
     process, url = start_server(env, tmp_path)
     server = Server(url, token, env)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             people = await world(client, server, push_service)
             mail_catcher.hold()
             push_service.hold()
@@ -140,7 +141,7 @@ async def test_a_kill_between_commit_and_send_loses_nothing_and_sends_nothing_tw
 
         await until(all_arrived)
         await asyncio.sleep(4)  # past a lease and several polls: a duplicate would be here now
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             for person, sub in people:
                 mails = [
                     m for m in mail_catcher.received() if f"<{person['email']}>" in str(m["To"])

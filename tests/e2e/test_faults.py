@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import connect
 
+from tests import plain_http
 from tests.e2e.conftest import (
     Server,
     issue_host_token,
@@ -45,9 +46,9 @@ from tests.helpers import at
 
 __all__ = ["private_pg_url", "private_postgres", "private_redis"]  # fixtures used by name below
 
-# One worker runs them all under ``pytest -n`` (bin/test): each worker would otherwise start a
-# PostgreSQL and a Redis of its own for them.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("private-services")]
+# One worker runs them all under ``pytest -n`` (``ONE_WORKER`` in tests/conftest.py): each worker
+# would otherwise start a PostgreSQL of its own for them.
+pytestmark = pytest.mark.slow
 
 RECOVERY_WAIT_S = 45  # a bound so a broken recovery fails instead of hanging the suite
 SETTLE_OK = 120  # successful requests to see before the fault and again after it
@@ -172,7 +173,7 @@ async def test_postgres_restart_under_load_answers_503_then_recovers_without_los
     server = Server(url, token, env)
     tally, stop = Tally(), asyncio.Event()
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             event = {"slug": "pg", "title": "PG", "timezone": "UTC"}
             await post_ok(
                 client, server, "/api/events", {**event, "starts_at": at(0), "ends_at": at(23)}
@@ -301,8 +302,8 @@ async def test_redis_killed_and_restarted_fan_out_recovers_and_viewers_miss_noth
         try:
             servers = [Server(first_url, token, env), Server(second_url, token, env)]
             async with (
-                httpx.AsyncClient(base_url=first_url, timeout=30) as to_first,
-                httpx.AsyncClient(base_url=second_url, timeout=30) as to_second,
+                plain_http.AsyncClient(base_url=first_url, timeout=30) as to_first,
+                plain_http.AsyncClient(base_url=second_url, timeout=30) as to_second,
             ):
                 clients = [to_first, to_second]
                 await post_ok(to_first, servers[0], "/api/events", BUS_EVENT)
@@ -496,7 +497,7 @@ async def test_a_server_killed_mid_write_leaves_no_half_written_booking(
     for round_number in range(KILL_ROUNDS):
         process, url = start_server(env, tmp_path)
         try:
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
                 if not people:
                     for index in range(KILL_PEOPLE):
                         person = {"name": f"P{index}", "handle": f"p{index}", "role": "creator"}

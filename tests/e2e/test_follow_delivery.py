@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests import plain_http
 from tests.delivery.receivers import PushService, Subscription
 from tests.e2e.conftest import (
     Server,
@@ -80,7 +81,7 @@ async def test_a_kill_between_commit_and_send_tells_every_follower_once(
     process, url = start_server(env, tmp_path)
     server = Server(url, token, env)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             slot = await world(client, server, push_service)
             push_service.hold()
             live = await client.post(

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import plain_http
 from tests.e2e.conftest import issue_host_token, server_env, start_server, stop_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)]
@@ -27,8 +28,8 @@ BAD_TOKEN = {"Authorization": "Bearer tam_not-a-real-token-at-all"}
 
 def client_from(url: str, address: str) -> httpx.AsyncClient:
     """A client whose connections come from ``address`` (a loopback address of its own)."""
-    transport = httpx.AsyncHTTPTransport(local_address=address)
-    return httpx.AsyncClient(base_url=url, transport=transport, timeout=30)
+    transport = httpx.AsyncHTTPTransport(local_address=address, verify=plain_http.TLS)
+    return plain_http.AsyncClient(base_url=url, transport=transport, timeout=30)
 
 
 def serve(db_url: str, tmp_path: Path, **extra: str) -> Iterator[tuple[str, str]]:

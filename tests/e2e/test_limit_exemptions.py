@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from tests import plain_http
 from tests.e2e.conftest import server_env, start_server, stop_server
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,7 @@ TIGHT_LIMITS = {
 
 async def _exercise(url: str) -> tuple[list[int], list[int], bool]:
     """Five reads, five bad tokens, and two WebSockets held at once, all from 127.0.0.1."""
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
         reads = [(await client.get("/api/events")).status_code for _ in range(5)]
         bad = {"Authorization": "Bearer tam_not-a-real-token"}
         denials = [(await client.get("/api/me/notifications", headers=bad)).status_code
@@ -58,7 +58,7 @@ async def test_an_empty_exemption_list_limits_loopback_like_any_address(
     env = server_env(db_url, TAKEAMOMENT_LIMIT_EXEMPT_ADDRESSES="[]", **TIGHT_LIMITS)
     process, url = start_server(env, tmp_path)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             reads = [(await client.get("/api/events")).status_code for _ in range(3)]
     finally:
         stop_server(process)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 from takeamoment.logs import RedactTokens, app_logging_config, redact, uvicorn_log_config
+from tests import plain_http
 from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
 from tests.e2e.test_realtime import Host, recv, ws_url
@@ -85,7 +85,7 @@ async def test_a_real_servers_output_never_holds_a_token_from_a_url(
     process, url = start_server(env, tmp_path)
     try:
         server = Server(url, issue_host_token(env, tmp_path), env)
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             host = Host(client, server)
             await host.published_event()
             person = await host.post(

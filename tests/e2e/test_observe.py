@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 
+from tests import plain_http
 from tests.e2e.conftest import (
     BIN,
     Server,
@@ -60,7 +61,7 @@ def requests_of(samples: Samples, method: str, route: str, status: int) -> float
 
 
 async def test_metrics_count_requests_sockets_fan_out_and_feeds(server: Server) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as client:
         host = Host(client, server)
         await host.published_event()
         async with connect(ws_url(server, "/ws/events/live")) as viewer:
@@ -98,7 +99,7 @@ async def test_metrics_count_requests_sockets_fan_out_and_feeds(server: Server) 
 async def test_metrics_are_refused_to_an_address_not_allowed(db_url: str, tmp_path: Path) -> None:
     process, url = start_server(server_env(db_url, TAKEAMOMENT_METRICS_ALLOW="[]"), tmp_path)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             refused = await client.get("/metrics", headers={"X-Request-ID": "scrape-1"})
     finally:
         stop_server(process)
@@ -138,7 +139,7 @@ async def test_with_two_workers_any_answer_counts_every_workers_requests(
         [directory] = list(temp.glob("takeamoment-metrics-*"))
         sent = 0
         while sent < 400:  # new connections until both workers have answered some
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
                 assert (await client.get("/healthz")).status_code == 200
             sent += 1
             by_worker = healthz_counts_by_worker(directory, tmp_path / f"scratch-{sent}")
@@ -146,7 +147,7 @@ async def test_with_two_workers_any_answer_counts_every_workers_requests(
                 break
         assert sum(by_worker.values()) == sent and len(by_worker) >= 2, by_worker
         for _ in range(6):  # whichever worker answers, it reports both workers' requests
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
                 assert requests_of(await scrape(client), "GET", "/healthz", 200) == sent
     finally:
         stop_server(process)
@@ -210,7 +211,7 @@ async def test_json_logs_carry_the_request_id_route_status_and_duration_and_no_t
     json_server: tuple[Server, Path], db_url: str
 ) -> None:
     server, log = json_server
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as client:
         given = await client.get("/healthz", headers={"X-Request-ID": "e2e-given-1"})
         made = await client.get("/healthz")
         person = await Host(client, server).post(

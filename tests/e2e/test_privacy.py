@@ -18,6 +18,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests import plain_http
 from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server
 from tests.helpers import at
@@ -110,7 +111,7 @@ def assert_carries_no_secret(where: str, text: str, secrets: set[str]) -> None:
 
 @pytest.fixture
 async def show(server: Server) -> AsyncIterator[Show]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as client:
         yield Show(client, server)
 
 
@@ -136,7 +137,7 @@ async def test_no_public_route_page_feed_or_stream_carries_a_private_field(
     async with connect(f"{ws_base}/ws/events/priv?since=0") as replaying:
         replayed = await read_stream(replaying, until_seq=changes[-1]["seq"])
 
-    anonymous = httpx.AsyncClient(base_url=server.url, timeout=30)
+    anonymous = plain_http.AsyncClient(base_url=server.url, timeout=30)
     async with anonymous:
         outputs = {
             path: (await anonymous.get(path)).text

@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from tests import plain_http
 from tests.conftest import skip_or_fail
 from tests.e2e.conftest import (
     Server,
@@ -159,7 +159,7 @@ def unique_slug(prefix: str) -> str:
 
 async def event_streams_open(backend: Server) -> int:
     """How many /ws/events viewers ``backend`` holds, from its own metrics."""
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with plain_http.AsyncClient(timeout=30) as client:
         text = (await client.get(f"{backend.url}/metrics")).text
     found = re.search(r'^takeamoment_websockets_open\{kind="events"\} (\S+)$', text, re.M)
     return int(float(found[1])) if found else 0
@@ -179,9 +179,9 @@ async def test_viewers_through_the_proxy_see_every_change_written_through_either
     slug = unique_slug("proxied")
     proxy, (one, two) = deployment.proxy, deployment.backends
     async with (
-        httpx.AsyncClient(base_url=proxy.url, timeout=30) as to_proxy,
-        httpx.AsyncClient(base_url=one.url, timeout=30) as to_one,
-        httpx.AsyncClient(base_url=two.url, timeout=30) as to_two,
+        plain_http.AsyncClient(base_url=proxy.url, timeout=30) as to_proxy,
+        plain_http.AsyncClient(base_url=one.url, timeout=30) as to_one,
+        plain_http.AsyncClient(base_url=two.url, timeout=30) as to_two,
     ):
         via_proxy, via_one, via_two = Host(to_proxy, proxy), Host(to_one, one), Host(to_two, two)
         await via_proxy.published_event(slug)
@@ -233,7 +233,7 @@ async def test_per_address_limits_count_the_real_client_behind_the_proxy(
 async def test_the_http_api_and_feeds_work_through_the_proxy(deployment: Deployment) -> None:
     slug = unique_slug("feed")
     proxy = deployment.proxy
-    async with httpx.AsyncClient(base_url=proxy.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=proxy.url, timeout=30) as client:
         host = Host(client, proxy)
         await host.published_event(slug)
         await host.slot(3, slug)
@@ -252,7 +252,7 @@ async def test_the_http_api_and_feeds_work_through_the_proxy(deployment: Deploym
     assert again.status_code == 304 and again.content == b""
     # Whichever server a client's next request lands on, the tag it holds is still current.
     for backend in deployment.backends:
-        async with httpx.AsyncClient(base_url=backend.url, timeout=30) as direct:
+        async with plain_http.AsyncClient(base_url=backend.url, timeout=30) as direct:
             conditional = await direct.get(
                 f"/events/{slug}/calendar.ics", headers={"If-None-Match": feed.headers["etag"]}
             )

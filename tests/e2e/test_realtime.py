@@ -13,6 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
+from tests import plain_http
 from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
 from tests.helpers import at
@@ -73,7 +74,7 @@ class Host:
 
 @pytest.fixture
 async def host(server: Server) -> Any:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as client:
         yield Host(client, server)
 
 
@@ -192,7 +193,7 @@ async def test_a_foreign_origin_is_refused_where_an_allow_list_is_set(
     process, url = start_server(env, tmp_path)
     try:
         server = Server(url, token, env)
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             await Host(client, server).published_event()
         path = ws_url(server, "/ws/events/live")
         async with connect(path, origin=Origin("https://evil.example")) as ws:

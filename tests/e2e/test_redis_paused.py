@@ -27,6 +27,7 @@ from takeamoment.db.engine import Outbound
 from takeamoment.realtime.bus import Bus, make_channels_plugin
 from takeamoment.realtime.hub import Hub
 from takeamoment.redis_client import redis_client
+from tests import plain_http
 from tests.e2e.conftest import (
     Server,
     issue_host_token,
@@ -39,7 +40,7 @@ from tests.helpers import at
 
 __all__ = ["private_redis"]  # a fixture, used by name below
 
-pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.xdist_group("private-services")]
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 CLIENT_TIMEOUT_S = 1.9
 SLOTS = 11  # back to back: a delay of the first moves the ten after it
@@ -88,7 +89,7 @@ async def test_writes_never_wait_on_a_paused_redis_and_local_viewers_get_every_c
     server, redis = paused_redis_server
     headers = server.headers()
     event = {"slug": "p", "title": "P", "timezone": "UTC", "starts_at": at(0), "ends_at": at(23)}
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as setup:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as setup:
         for path, body in [
             ("/api/events", event),
             ("/api/events/p/channels", {"slug": "main", "name": "Main"}),
@@ -104,7 +105,7 @@ async def test_writes_never_wait_on_a_paused_redis_and_local_viewers_get_every_c
     ws_url = server.url.replace("http://", "ws://") + "/ws/events/p"
     async with (
         connect(ws_url) as viewer,
-        httpx.AsyncClient(base_url=server.url, timeout=CLIENT_TIMEOUT_S) as client,
+        plain_http.AsyncClient(base_url=server.url, timeout=CLIENT_TIMEOUT_S) as client,
     ):
         snapshot = json.loads(await viewer.recv())
         seen: list[int] = [snapshot["seq"]]

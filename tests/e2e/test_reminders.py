@@ -18,6 +18,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from tests import plain_http
 from tests.conftest import empty_database
 from tests.e2e.conftest import (
     Server,
@@ -103,7 +104,7 @@ async def until(predicate: Any, limit: float = 30) -> None:
 
 @pytest.fixture
 async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as http:
         yield http
 
 
@@ -141,12 +142,12 @@ async def test_after_a_kill_and_restart_a_due_reminder_is_sent_late_once_or_reco
     process, url = start_server(env, tmp_path)
     server = Server(url, token, env)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             person, _ = await book_confirmed(client, server, starts_in=63)  # reminder in ~3 s
         kill_hard(process)  # before the reminder is due
         await asyncio.sleep(3 + late_by)
         process, url = start_server(env, tmp_path, port=int(url.rsplit(":", 1)[1]))
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             if expected == "sent":
 
                 async def reminded() -> bool:
@@ -168,7 +169,7 @@ async def test_after_a_kill_and_restart_a_due_reminder_is_sent_late_once_or_reco
 
 
 async def _leader(url: str) -> bool:
-    async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+    async with plain_http.AsyncClient(base_url=url, timeout=5) as client:
         return bool((await client.get("/readyz")).json().get("scheduler") == "running")
 
 
@@ -187,7 +188,7 @@ async def test_with_two_servers_notices_arrive_once_and_survive_killing_the_sche
         second, second_url = start_server(env, tmp_path)
         assert not await _leader(second_url)
         server = Server(second_url, token, env)
-        async with httpx.AsyncClient(base_url=second_url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=second_url, timeout=30) as client:
             person, _ = await book_confirmed(client, server, starts_in=64, minutes=0.05)
             later = await _second_slot(client, server, person, starts_in=72)  # reminder in ~12 s
             async with connect(ws_url(server, f"/ws/me?token={person['token']}")) as ws:
@@ -424,7 +425,7 @@ async def test_a_burst_killed_between_two_batches_is_told_once_each_in_seq_order
     port = int(url.rsplit(":", 1)[1])
     try:
         for attempt in range(KILL_ATTEMPTS):
-            async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
                 slug = f"burst-{attempt}"
                 people = await book_burst(client, server, due_in=10, slug=slug)
             before = attempt * people_count  # every earlier burst was stored whole
@@ -435,7 +436,7 @@ async def test_a_burst_killed_between_two_batches_is_told_once_each_in_seq_order
             # The whole burst committed between two looks: on a busy machine this process can
             # be kept off the CPU that long. Nothing was cut short, so try a new burst.
         assert 0 < stored_at_kill < people_count, f"never killed mid-burst in {KILL_ATTEMPTS} tries"
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
 
             async def everyone_reminded() -> bool:
                 told = [await kinds(client, person) for person in people]

@@ -17,6 +17,7 @@ import icalendar
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests import plain_http
 from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
 from tests.e2e.test_realtime import recv, ws_url
 
@@ -97,7 +98,7 @@ class Show:
 
 @pytest.fixture
 async def show(server: Server) -> Any:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as client:
         yield Show(client, server)
 
 
@@ -167,7 +168,7 @@ async def test_a_busy_channel_gets_standby_at_the_start_and_go_live_when_it_free
     process, url = start_server(env, tmp_path)
     server = Server(url, token, env)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             show = Show(client, server)
             await show.event()
             start = soon(5)
@@ -186,7 +187,7 @@ async def test_a_busy_channel_gets_standby_at_the_start_and_go_live_when_it_free
             told = [n["kind"] for n in await show.notifications(ana)]
         stop_server(process)
         process, url = start_server(env, tmp_path, port=int(url.rsplit(":", 1)[1]))
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             await asyncio.sleep(1.5)  # the restarted scheduler re-arms from the database
             after_restart = [n["kind"] for n in await Show(client, server).notifications(ana)]
     finally:

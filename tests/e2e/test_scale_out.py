@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 
 from takeamoment.db.engine import Database
 from takeamoment.services import slots
 from takeamoment.services.inputs import SlotCreate
+from tests import plain_http
 from tests.e2e.conftest import (
     Server,
     bus_env,
@@ -48,8 +48,8 @@ async def test_changes_made_through_either_server_reach_a_viewer_of_the_other_in
 ) -> None:
     writer, watched = two_servers
     async with (
-        httpx.AsyncClient(base_url=writer.url, timeout=30) as to_writer,
-        httpx.AsyncClient(base_url=watched.url, timeout=30) as to_watched,
+        plain_http.AsyncClient(base_url=writer.url, timeout=30) as to_writer,
+        plain_http.AsyncClient(base_url=watched.url, timeout=30) as to_watched,
     ):
         via_writer, via_watched = Host(to_writer, writer), Host(to_watched, watched)
         await via_writer.published_event()
@@ -69,7 +69,7 @@ async def test_a_change_committed_but_never_published_still_reaches_viewers(
     server: Server, db_url: str
 ) -> None:
     """As if a process died between its commit and its publish: the next change fills the gap."""
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as client:
         host = Host(client, server)
         await host.published_event()
         async with connect(ws_url(server, "/ws/events/live")) as ws:

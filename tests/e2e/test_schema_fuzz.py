@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests import plain_http
 from tests.conftest import empty_database, sqlite_copy
 from tests.e2e.conftest import issue_host_token, server_env, start_server, stop_server
 from tests.launch import Launched
@@ -59,7 +59,7 @@ def seed(url: str, token: str) -> dict[str, list[str]]:
     """
     headers = {"Authorization": f"Bearer {token}"}
     tag = uuid.uuid4().hex[:6]
-    with httpx.Client(base_url=url, headers=headers, timeout=10) as http:
+    with plain_http.Client(base_url=url, headers=headers, timeout=10) as http:
 
         def post(path: str, body: Any = None) -> dict[str, Any]:
             response = http.post(path, json=body)

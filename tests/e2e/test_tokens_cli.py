@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 from alembic import command
 from litestar.testing import AsyncTestClient
@@ -20,7 +19,7 @@ from takeamoment.app import create_app
 from takeamoment.db.migrate import alembic_config
 from takeamoment.services.tokens import hash_token
 from takeamoment.settings import Settings
-from tests import launch
+from tests import launch, plain_http
 from tests.e2e.conftest import server_env, start_server, stop_server
 
 
@@ -97,7 +96,7 @@ async def test_revoking_a_token_closes_the_stream_it_already_has_open(
     host = {"Authorization": f"Bearer {issue(env, tmp_path)}"}
     process, url = start_server(env, tmp_path)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             body = {"name": "Ana", "handle": "ana", "role": "creator"}
             creator = (await client.post("/api/people", json=body, headers=host)).json()
         stream = url.replace("http://", "ws://") + "/ws/me"

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from takeamoment.watch import Board, MissedChanges, WatchError, render, stream_url
+from tests import plain_http
 from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import BIN, Server, free_port, server_env, start_server, stop_server
 from tests.e2e.test_realtime import Host
@@ -248,7 +248,7 @@ async def start_watch(tmp_path: Path) -> AsyncIterator[StartWatch]:
 
 @pytest.fixture
 async def host(server: Server) -> AsyncIterator[Host]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=server.url, timeout=30) as client:
         yield Host(client, server)
 
 
@@ -289,8 +289,8 @@ async def test_watch_resumes_with_since_after_a_server_restart_missing_nothing(
     ours = await asyncio.to_thread(serve_on, port, env, tmp_path)
     try:
         async with (
-            httpx.AsyncClient(base_url=ours_url, timeout=30) as ours_client,
-            httpx.AsyncClient(base_url=server.url, timeout=30) as other_client,
+            plain_http.AsyncClient(base_url=ours_url, timeout=30) as ours_client,
+            plain_http.AsyncClient(base_url=server.url, timeout=30) as other_client,
         ):
             here = Host(ours_client, Server(ours_url, server.host_token, env))
             elsewhere = Host(other_client, server)

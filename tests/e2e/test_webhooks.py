@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests import plain_http
 from tests.delivery.webhook_receiver import WebhookReceiver
 from tests.e2e.conftest import (
     Server,
@@ -89,7 +90,7 @@ async def test_a_kill_between_commit_and_send_loses_no_webhook_message(
     process, url = start_server(env, tmp_path)
     server = Server(url, token, env)
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             await world(client, server, receiver)
             receiver.hold()
             await add_slots(client, server)  # 10 changes, 30 messages committed

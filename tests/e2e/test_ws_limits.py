@@ -8,13 +8,13 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Origin
 
 from takeamoment.realtime.limits import ConnectionCounter
+from tests import plain_http
 from tests.conftest import ONE_BACKEND
 from tests.e2e.conftest import Server, issue_host_token, server_env, start_server, stop_server
 from tests.e2e.test_realtime import Host, closed_code, recv, ws_url
@@ -57,7 +57,7 @@ def limited_server(db_url: str, tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 async def limited_host(limited_server: Server) -> AsyncIterator[Host]:
-    async with httpx.AsyncClient(base_url=limited_server.url, timeout=30) as client:
+    async with plain_http.AsyncClient(base_url=limited_server.url, timeout=30) as client:
         host = Host(client, limited_server)
         await host.published_event()
         yield host
@@ -126,7 +126,7 @@ async def test_a_configured_allow_list_governs_the_personal_stream_too(
     process, url = start_server(env, tmp_path)
     try:
         server = Server(url, token, env)
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with plain_http.AsyncClient(base_url=url, timeout=30) as client:
             host = Host(client, server)
             await host.published_event()
             person = await _person_with_a_notification(host)
