@@ -59,9 +59,11 @@ async def latest_change(db: Database, slug: str) -> dict[str, Any] | None:
         return change_message(changes[0], event.slug) if changes else None
 
 
-async def changes_after(db: Database, slug: str, since: int) -> list[dict[str, Any]]:
+async def changes_after(
+    db: Database, slug: str, since: int, page: int = MAX_CHANGES_PER_PAGE
+) -> list[dict[str, Any]]:
     """A page of the event's changes after ``since`` (for streams that already checked access)."""
     async with db.read() as session:
         event = await get_event(session, slug)
-        changes = await changes_since(session, event.id, since, MAX_CHANGES_PER_PAGE)
+        changes = await changes_since(session, event.id, since, page)
         return [change_message(change, event.slug) for change in changes]
