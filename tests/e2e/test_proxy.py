@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from tests.e2e.conftest import (
     server_env,
     start_server,
     stop_server,
+    unique,
     wait_ready,
 )
 from tests.e2e.test_forwarded_for import BAD_TOKEN, client_from, statuses
@@ -153,10 +153,6 @@ def deployment(
             stop_server(process)
 
 
-def unique_slug(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 async def event_streams_open(backend: Server) -> int:
     """How many /ws/events viewers ``backend`` holds, from its own metrics."""
     async with plain_http.AsyncClient(timeout=30) as client:
@@ -176,7 +172,7 @@ async def until(condition: Callable[[], Awaitable[bool]], attempts: int = 200) -
 async def test_viewers_through_the_proxy_see_every_change_written_through_either_server(
     deployment: Deployment,
 ) -> None:
-    slug = unique_slug("proxied")
+    slug = unique("proxied-")
     proxy, (one, two) = deployment.proxy, deployment.backends
     async with (
         plain_http.AsyncClient(base_url=proxy.url, timeout=30) as to_proxy,
@@ -231,7 +227,7 @@ async def test_per_address_limits_count_the_real_client_behind_the_proxy(
 
 
 async def test_the_http_api_and_feeds_work_through_the_proxy(deployment: Deployment) -> None:
-    slug = unique_slug("feed")
+    slug = unique("feed-")
     proxy = deployment.proxy
     async with plain_http.AsyncClient(base_url=proxy.url, timeout=30) as client:
         host = Host(client, proxy)

@@ -28,6 +28,7 @@ from typing import Any
 
 from takeamoment.db.engine import Database
 from takeamoment.db.types import utcnow
+from takeamoment.delivery.stopping import wind_down
 from takeamoment.delivery.webhook_queue import Tried, WebhookJob, claim, record
 from takeamoment.delivery.webhooks import SendResult, WebhookSender
 from takeamoment.domain.webhooks import gives_up, retry_delay_seconds
@@ -40,8 +41,6 @@ BACKLOG = 32  # claimed ahead: this many times the sends that may run at once (u
 RECORD_GATHER_S = 0.05
 RECORD_BATCH = 100
 RECORD_RETRY_S = 1.0
-STOP_GRACE_S = 5.0
-CLAIMING = "takeamoment-webhooks"  # the task that claims (stopping lets its claim finish)
 
 
 class WebhookWorker:
@@ -71,7 +70,8 @@ class WebhookWorker:
         self._chains: dict[str, asyncio.Task[None]] = {}
         self._tried: list[Tried] = []
         self._tried_ready = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._claiming: asyncio.Task[None] | None = None
+        self._recording: asyncio.Task[None] | None = None
         self.running = False
 
     def on_message(self, topic: str, message: dict[str, Any]) -> None:
@@ -81,31 +81,18 @@ class WebhookWorker:
 
     async def start(self) -> None:
         self.running = True
-        self._tasks = [
-            asyncio.create_task(self._run(), name=CLAIMING),
-            asyncio.create_task(self._record_loop(), name="takeamoment-webhooks-record"),
-        ]
+        self._claiming = asyncio.create_task(self._run(), name="takeamoment-webhooks")
+        self._recording = asyncio.create_task(
+            self._record_loop(), name="takeamoment-webhooks-record"
+        )
 
     async def stop(self) -> None:
-        """Stop claiming; give a claim and the sends under way a moment to finish and be
-        recorded (a claim cut short waits out its lease; a task cancelled while aiosqlite opens
-        its connection leaves a reply for a loop that may be closed by then)."""
+        """Stop claiming; a claim and the sends under way finish and are recorded first
+        (``wind_down``)."""
         self.running = False
         self._wake.set()
         self._freed.set()
-        deadline = asyncio.get_running_loop().time() + STOP_GRACE_S
-        claiming = [task for task in self._tasks if task.get_name() == CLAIMING]
-        if claiming:
-            await asyncio.wait(claiming, timeout=STOP_GRACE_S)
-        chains = set(self._chains.values())
-        left = deadline - asyncio.get_running_loop().time()
-        if chains and left > 0:
-            await asyncio.wait(chains, timeout=left)
-        for task in [*chains, *self._tasks]:
-            task.cancel()
-        for task in [*chains, *self._tasks]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await wind_down(self._claiming, lambda: set(self._chains.values()), self._recording)
         with contextlib.suppress(Exception):  # what finished, recorded; the rest waits its lease
             await record(self.db, self._take_tried())
         await self.sender.close()

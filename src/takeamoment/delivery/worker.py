@@ -41,6 +41,7 @@ from takeamoment.delivery.email import PermanentMailError, Recipient, SmtpPool, 
 from takeamoment.delivery.follow_queue import FollowJob, claim_follows
 from takeamoment.delivery.push import URGENT_KINDS, PushSender, push_payload
 from takeamoment.delivery.queue import Job, Outcome, claim, record
+from takeamoment.delivery.stopping import wind_down
 from takeamoment.services.follows import UnfollowLinks
 from takeamoment.services.mail_links import MailLinks
 from takeamoment.services.notifications import notification_message
@@ -55,8 +56,6 @@ BACKLOG = 32
 RECORD_RETRY_S = 1.0
 RECORD_GATHER_S = 0.05
 RECORD_BATCH = 100
-STOP_GRACE_S = 5.0
-CLAIMING = "takeamoment-delivery"  # the task that claims (stopping lets its claim finish)
 # Changes of an event's stream that may owe followers a push (``services/follows.py``).
 FOLLOWED_TYPES = frozenset({"slot.live", "slot.cancelled"})
 _BACKOFF = wait_exponential_jitter(multiplier=5, max=1800, jitter=5)
@@ -117,7 +116,8 @@ class DeliveryWorker:
         # Channels whose last claim left nothing due, and when (see ``drain``).
         self._drained: dict[str, float] = {}
         self._outcomes_ready = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._claiming: asyncio.Task[None] | None = None
+        self._recording: asyncio.Task[None] | None = None
         self.running = False
 
     def on_message(self, topic: str, message: dict[str, Any]) -> None:
@@ -131,30 +131,19 @@ class DeliveryWorker:
 
     async def start(self) -> None:
         self.running = True
-        self._tasks = [
-            asyncio.create_task(self._run(), name=CLAIMING),
-            asyncio.create_task(self._record_loop(), name="takeamoment-delivery-record"),
-        ]
+        self._claiming = asyncio.create_task(self._run(), name="takeamoment-delivery")
+        self._recording = asyncio.create_task(
+            self._record_loop(), name="takeamoment-delivery-record"
+        )
 
     async def stop(self) -> None:
-        """Stop claiming; give a claim and the sends under way a moment to finish and be
-        recorded (a claim cut short waits out its lease; a task cancelled while aiosqlite opens
-        its connection leaves a reply for a loop that may be closed by then)."""
+        """Stop claiming; a claim and the sends under way finish and are recorded first
+        (``wind_down``)."""
         self.running = False
         self._wake.set()
-        deadline = asyncio.get_running_loop().time() + STOP_GRACE_S
-        claiming = [task for task in self._tasks if task.get_name() == CLAIMING]
-        if claiming:
-            await asyncio.wait(claiming, timeout=STOP_GRACE_S)
-        in_flight = set().union(*self._in_flight.values())
-        left = deadline - asyncio.get_running_loop().time()
-        if in_flight and left > 0:
-            await asyncio.wait(in_flight, timeout=left)
-        for task in [*in_flight, *self._tasks]:
-            task.cancel()
-        for task in [*in_flight, *self._tasks]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await wind_down(
+            self._claiming, lambda: set().union(*self._in_flight.values()), self._recording
+        )
         with contextlib.suppress(Exception):  # what finished, recorded; the rest waits its lease
             await record(self.db, self._take_outcomes())
         if self.push is not None:
