@@ -23,6 +23,7 @@ import aiosmtplib
 from takeamoment.services.mail_links import MailLinks
 
 SMTP_TIMEOUT_S = 30.0
+QUIT_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +150,19 @@ class SmtpPool:
         self._loop = self._thread = None
 
     async def _quit_idle(self) -> None:
+        """Say goodbye on every idle connection at once, waiting at most ``QUIT_TIMEOUT_S``.
+
+        QUIT is a courtesy: one by one, each with the send timeout, a server that stopped
+        answering held a stopping process for half a minute a connection."""
         idle, self._idle = self._idle, []
-        for client in idle:
-            with contextlib.suppress(Exception):
-                await client.quit()
+        await asyncio.gather(*(_quit(client) for client in idle))
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    try:
+        await client.quit(timeout=QUIT_TIMEOUT_S)
+    except Exception:
+        await _close(client)  # no goodbye in time (or a refused one): hang up
 
 
 async def _close(client: aiosmtplib.SMTP) -> None:
